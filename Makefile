@@ -1,0 +1,112 @@
+# Enclavr in C: the one entry point. See README.md and docs/layout.md.
+
+CC ?= cc
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc/enclavr
+DATADIR ?= $(PREFIX)/share/enclavr
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+RUN_DIR ?= $(CURDIR)/run
+HTTP_PORT ?= 8080
+PYTHON := /usr/bin/python3
+
+PKGS := libevent libevent_pthreads libpq hiredis libcjson libsodium inih zlib
+CFLAGS_COMMON = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
+	-Ilibcommon -Igatewayd $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lhttp_parser -lpthread
+
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build/rel
+SANFLAGS :=
+endif
+CFLAGS_ALL = $(CFLAGS_COMMON) $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+DAEMONS := authd chatd voiced gatewayd
+LIBCOMMON_SRC := $(wildcard libcommon/*.c)
+GATEWAYD_SRC := $(wildcard gatewayd/*.c)
+BINS := $(addprefix $(BUILD)/bin/,$(DAEMONS))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all deps run up down test test-unit test-integration test-browser \
+	install clean bench web
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libcommon.a: $(call obj,$(LIBCOMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/gatewayd: $(call obj,$(GATEWAYD_SRC)) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+define backend_rule
+$(BUILD)/bin/$(1): $(call obj,$(wildcard $(1)/*.c)) $(BUILD)/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach d,authd chatd voiced,$(eval $(call backend_rule,$(d))))
+
+# Unit tests include the file under test; they link libcommon for the rest.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-unused-function -o $@ $< $(BUILD)/libcommon.a \
+		$(LIBS) -lcmocka
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+deps:
+	@scripts/deps.sh
+
+run: deps all
+	@scripts/stack.sh run "$(RUN_DIR)" "$(HTTP_PORT)" "$(CURDIR)/$(BUILD)/bin"
+
+up: deps all
+	@scripts/stack.sh up "$(RUN_DIR)" "$(HTTP_PORT)" "$(CURDIR)/$(BUILD)/bin"
+
+down:
+	@scripts/stack.sh down "$(RUN_DIR)"
+
+test: deps
+	$(MAKE) SANITIZE=1 all test-unit
+	$(MAKE) SANITIZE=1 test-integration
+	$(MAKE) SANITIZE=1 test-browser
+
+test-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+test-integration: all
+	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+test-browser: all
+	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" node tests/browser/run.mjs
+
+bench: all
+	bench/http/run.sh "$(CURDIR)/$(BUILD)/bin"
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/web
+	install -m 755 $(BINS) $(DESTDIR)$(SBINDIR)/
+	install -m 640 etc/*.conf $(DESTDIR)$(SYSCONFDIR)/
+	install -m 644 systemd/*.service systemd/*.target $(DESTDIR)$(UNITDIR)/
+	install -m 644 $(addsuffix .8,$(join $(addsuffix /,$(DAEMONS)),$(DAEMONS))) \
+		$(DESTDIR)$(MANDIR)/man8/
+	cp -R web/. $(DESTDIR)$(DATADIR)/web/
+	for d in sql/*/; do install -d $(DESTDIR)$(DATADIR)/$$d && \
+		install -m 644 $$d*.sql $(DESTDIR)$(DATADIR)/$$d; done
+
+clean:
+	rm -rf build

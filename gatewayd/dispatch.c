@@ -1,0 +1,78 @@
+/* Where a complete request goes: CORS preflight, the operational endpoints,
+ * a daemon's route (after auth), or the static web client. */
+#include "gatewayd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+
+static bool
+gw_is_api_path(const char *path)
+{
+	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+}
+
+void
+gw_dispatch_prepare(struct gw_request *r)
+{
+	struct gw *gw = r->conn->gw;
+	const struct gw_route *route;
+
+	r->body_limit = 0;
+	if (strcmp(r->method, "OPTIONS") == 0)
+		return;
+	/* The route is looked up again at dispatch: the table may change
+	 * while the body arrives. */
+	if (gw_router_match(&gw->router, r->method, r->path, &route, NULL, 0) ==
+	    GW_MATCH_FOUND)
+		r->body_limit = route->body_limit;
+}
+
+static void
+gw_dispatch_route(struct gw_request *r)
+{
+	const struct gw_upstream *up = r->route->owner;
+	char msg[128];
+
+	if (gw_auth_check(r, r->route->auth) < 0)
+		return;
+	if (!gw_upstream_up(up)) {
+		snprintf(msg, sizeof(msg), "%s is not available", up->name);
+		gw_respond_error(r, 503, "service_unavailable", msg);
+		return;
+	}
+	gw_forward(r);
+}
+
+void
+gw_dispatch(struct gw_request *r)
+{
+	struct gw *gw = r->conn->gw;
+
+	if (strcmp(r->method, "OPTIONS") == 0) {
+		gw_respond_preflight(r);
+		return;
+	}
+	if (gw_ops_handle(r))
+		return;
+	switch (gw_router_match(&gw->router, r->method, r->path, &r->route,
+	    r->allow, sizeof(r->allow))) {
+	case GW_MATCH_FOUND:
+		gw_dispatch_route(r);
+		return;
+	case GW_MATCH_METHOD:
+		gw_respond_405(r, r->allow);
+		return;
+	case GW_MATCH_NONE:
+		break;
+	}
+	if (gw_is_api_path(r->path))
+		gw_respond_error(r, 404, "not_found", "No such route");
+	else if (strcmp(r->method, "GET") == 0 || r->head)
+		gw_static_serve(r);
+	else
+		gw_respond_405(r, "GET, HEAD, OPTIONS");
+}

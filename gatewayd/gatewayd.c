@@ -1,0 +1,170 @@
+/* gatewayd: the only process facing the internet. Entry point, option
+ * table, start-up, reload and drain. */
+#include "gatewayd.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+#include "svc.h"
+
+#define UP_OPTS(d, i)                                                       \
+	{ "upstream", d, CFG_STR, "ipc:///run/enclavr/" d ".rep", 1, 512, NULL, \
+	  false, offsetof(struct gw_conf, up_url[i]), d "'s REP socket" },      \
+	{ "upstream", d "_events", CFG_STR, "ipc:///run/enclavr/" d ".pub", 1,  \
+	  512, NULL, false, offsetof(struct gw_conf, up_events[i]),             \
+	  d "'s PUB socket" }
+
+static const struct cfg_opt gw_opts[] = {
+	{ "log", "level", CFG_ENUM, "info", 0, 0, svc_log_levels, true,
+	  offsetof(struct gw_conf, log_level), "error, warn, info or debug" },
+	{ "http", "listen", CFG_STR, "127.0.0.1", 1, 255, NULL, false,
+	  offsetof(struct gw_conf, http_listen), "numeric address to bind" },
+	{ "http", "port", CFG_INT, "8080", 1, 65535, NULL, false,
+	  offsetof(struct gw_conf, http_port), "TCP port" },
+	{ "http", "web_root", CFG_STR, "/usr/share/enclavr/web", 1, 1024, NULL,
+	  false, offsetof(struct gw_conf, web_root), "the web client's files" },
+	{ "http", "max_header_bytes", CFG_INT, "16384", 1024, 1048576, NULL, true,
+	  offsetof(struct gw_conf, max_header_bytes), "request line + headers" },
+	{ "http", "request_timeout_ms", CFG_INT, "10000", 100, 600000, NULL, true,
+	  offsetof(struct gw_conf, request_timeout_ms), "to receive a request" },
+	{ "http", "idle_timeout_ms", CFG_INT, "60000", 100, 3600000, NULL, true,
+	  offsetof(struct gw_conf, idle_timeout_ms), "keep-alive idle time" },
+	{ "http", "write_timeout_ms", CFG_INT, "30000", 100, 3600000, NULL, false,
+	  offsetof(struct gw_conf, write_timeout_ms), "a stalled reader" },
+	{ "http", "max_connections", CFG_INT, "10000", 1, 1000000, NULL, true,
+	  offsetof(struct gw_conf, max_connections), "open at once" },
+	{ "http", "drain_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, true,
+	  offsetof(struct gw_conf, drain_timeout_ms), "SIGTERM grace period" },
+	{ "http", "cors_origins", CFG_STR, "http://localhost:8080", 0, 4096, NULL,
+	  true, offsetof(struct gw_conf, cors_origins), "comma-separated, or *" },
+	{ "auth", "public_key_file", CFG_STR, "", 0, 1024, NULL, false,
+	  offsetof(struct gw_conf, public_key_file), "authd's Ed25519 public key" },
+	UP_OPTS("authd", 0),
+	UP_OPTS("chatd", 1),
+	UP_OPTS("voiced", 2),
+	{ "upstream", "timeout_ms", CFG_INT, "5000", 100, 600000, NULL, true,
+	  offsetof(struct gw_conf, upstream_timeout_ms), "per forwarded request" },
+	{ "upstream", "heartbeat_timeout_ms", CFG_INT, "3000", 300, 600000, NULL,
+	  true, offsetof(struct gw_conf, heartbeat_timeout_ms), "silence = down" },
+	{ "redis", "host", CFG_STR, "127.0.0.1", 0, 255, NULL, false,
+	  offsetof(struct gw_conf, redis_host), "numeric address; empty = off" },
+	{ "redis", "port", CFG_INT, "6379", 1, 65535, NULL, false,
+	  offsetof(struct gw_conf, redis_port), "Redis TCP port" },
+	CFG_END
+};
+
+static const int gw_log_levels[] = { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO,
+	LOG_LVL_DEBUG };
+
+static struct event *gw_drain_ev;
+static long long gw_drain_deadline;
+
+static void
+gw_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *gw = arg;
+	(void)fd, (void)what;
+
+	if (gw->nconns == 0 || time_mono_ms() >= gw_drain_deadline) {
+		log_info("stopping with %d connection(s) open", gw->nconns);
+		event_base_loopbreak(gw->base);
+	}
+}
+
+/* SIGTERM: stop accepting, let in-flight requests finish, then exit. */
+static void
+gw_on_term(void *arg)
+{
+	struct gw *gw = arg;
+	struct timeval tv = { 0, 50 * 1000 };
+
+	if (gw->draining) {
+		event_base_loopbreak(gw->base);
+		return;
+	}
+	log_info("draining");
+	notify_send("STOPPING=1");
+	gw->draining = true;
+	gw_http_stop_accepting(gw);
+	gw_http_close_all(gw);
+	gw_drain_deadline = time_mono_ms() + gw->conf->drain_timeout_ms;
+	gw_drain_ev = event_new(gw->base, -1, EV_PERSIST, gw_drain_cb, gw);
+	event_add(gw_drain_ev, &tv);
+}
+
+static void
+gw_on_hup(void *arg)
+{
+	struct gw *gw = arg;
+
+	notify_send("RELOADING=1");
+	daemon_reload_config(gw_opts, gw->conf, sizeof(*gw->conf), gw->conf_path);
+	if (!gw->debug)
+		log_set_level(gw_log_levels[gw->conf->log_level]);
+	notify_send("READY=1");
+}
+
+static void
+gw_run(struct gw *gw)
+{
+	struct daemon_signals *sig;
+	struct event *watchdog;
+
+	gw->base = daemon_base_new();
+	gw->q = loopq_new(gw->base);
+	gw->started_ms = time_mono_ms();
+	gw_router_init(&gw->router);
+	gw_auth_load_key(gw);
+	if (*gw->conf->redis_host != '\0')
+		gw->redis = redis_open(gw->base, gw->conf->redis_host, (int)gw->conf->redis_port);
+	gw_upstreams_start(gw);
+	if (gw_http_listen(gw) < 0)
+		fatalx("cannot serve HTTP");
+	sig = daemon_signals_new(gw->base, gw_on_term, gw_on_hup, gw);
+	watchdog = notify_watchdog_start(gw->base);
+	notify_send("READY=1");
+	event_base_dispatch(gw->base);
+
+	gw_http_stop_accepting(gw);
+	gw_http_free_all(gw);		/* cancels their calls */
+	gw_upstreams_shutdown(gw);
+	loopq_free(gw->q);		/* finishes what was queued */
+	gw_upstreams_free(gw);
+	redis_close(gw->redis);
+	if (watchdog)
+		event_free(watchdog);
+	if (gw_drain_ev)
+		event_free(gw_drain_ev);
+	daemon_signals_free(sig);
+	gw_router_free(&gw->router);
+	gw_static_free();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_opts opts;
+	struct gw gw = { 0 };
+	struct gw_conf *conf = calloc(1, sizeof(*conf));
+
+	if (conf == NULL)
+		fatalx("out of memory");
+	daemon_parse_args(argc, argv, "/etc/enclavr/gatewayd.conf", &opts);
+	daemon_load_config("gatewayd", gw_opts, conf, &opts);
+	log_init("gatewayd", opts.debug ? LOG_LVL_DEBUG : gw_log_levels[conf->log_level]);
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	gw.conf = conf;
+	gw.conf_path = opts.conf_path;
+	gw.debug = opts.debug;
+	gw_run(&gw);
+	event_base_free(gw.base);
+	cfg_free(gw_opts, conf);
+	free(conf);
+	return 0;
+}

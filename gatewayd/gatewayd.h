@@ -1,0 +1,203 @@
+/* gatewayd: the only process facing the internet. Shared types of its
+ * files: http.c (connections, parsing), response.c (writing), router.c,
+ * upstream.c (the daemons), forward.c, auth.c, static.c, ops.c. */
+#ifndef GATEWAYD_H
+#define GATEWAYD_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ipc.h"
+#include "redis.h"
+#include "router.h"
+#include "token.h"
+
+#define GW_MAX_HEADERS 100
+#define GW_MAX_URL 8192
+#define GW_REQUEST_ID_MAX 64
+#define GW_MAX_CALLS 4
+
+struct gw_conf {
+	int log_level;
+	char *http_listen;
+	long long http_port;
+	char *web_root;
+	long long max_header_bytes;
+	long long request_timeout_ms;
+	long long idle_timeout_ms;
+	long long write_timeout_ms;
+	long long max_connections;
+	long long drain_timeout_ms;
+	char *cors_origins;
+	char *public_key_file;
+	char *up_url[3];		/* REP URLs of authd, chatd, voiced */
+	char *up_events[3];		/* their PUB URLs */
+	long long upstream_timeout_ms;
+	long long heartbeat_timeout_ms;
+	char *redis_host;
+	long long redis_port;
+};
+
+enum { GW_AUTHD, GW_CHATD, GW_VOICED, GW_NUPSTREAMS };
+
+struct gw;
+
+/* A back-end daemon as gatewayd sees it (upstream.c). */
+struct gw_upstream {
+	struct gw *gw;
+	const char *name;
+	struct ipc_client *cli;
+	struct ipc_sub *sub;
+	char instance[UUID_STRLEN + 1];	/* of the announced route table */
+	char seen_instance[UUID_STRLEN + 1];
+	long long last_heartbeat_ms;
+	bool fetching;
+	bool routes_loaded;
+	int nroutes;
+};
+
+/* The verified caller of a request (auth.c). */
+struct gw_principal {
+	bool present;
+	struct token_claims claims;
+};
+
+/* One HTTP request; owned by its connection, freed after its response. */
+struct gw_request {
+	struct gw_conn *conn;
+	const char *method;
+	char url[GW_MAX_URL + 1];
+	size_t url_len;
+	char *path;			/* percent-decoded, validated */
+	char *query;			/* raw, without '?' ("" when none) */
+	char *hbuf;			/* "name\0value\0..." */
+	size_t hlen, hcap;
+	size_t name_off[GW_MAX_HEADERS], value_off[GW_MAX_HEADERS];
+	int nheaders;
+	enum gw_match match;
+	char allow[64];			/* for 405, from the router */
+	struct evbuffer *body;
+	size_t body_limit;
+	char request_id[GW_REQUEST_ID_MAX + 1];
+	const struct gw_route *route;
+	struct gw_principal principal;
+	int error_status;		/* set while parsing: answer and close */
+	const char *error_code, *error_msg;
+	bool head;
+	bool keep_alive;
+	bool complete;
+	bool responded;
+	long long start_us;
+	struct ipc_call *calls[GW_MAX_CALLS];
+	int ncalls;
+	void *work;			/* per-handler state */
+	void (*work_free)(void *work);	/* runs when the request is freed */
+	int status;			/* as answered, for the log */
+};
+
+struct gw_conn {
+	struct gw *gw;
+	struct bufferevent *bev;
+	http_parser parser;
+	struct gw_request *req;
+	struct event *timer;
+	char peer[64];
+	size_t header_bytes;
+	int last_header_cb;		/* 0 none, 1 field, 2 value */
+	bool in_request;		/* bytes of a request have arrived */
+	bool close_after;
+	bool closing;			/* no more requests on it */
+	bool freeing;			/* release scheduled */
+	struct gw_conn *prev, *next;
+};
+
+struct gw {
+	struct gw_conf *conf;
+	const char *conf_path;
+	bool debug;
+	struct event_base *base;
+	struct loopq *q;
+	struct evconnlistener *listener;
+	struct gw_router router;
+	struct gw_upstream up[GW_NUPSTREAMS];
+	struct redis_conn *redis;
+	unsigned char public_key[TOKEN_PK_LEN];
+	bool have_key;
+	struct gw_conn *conns;
+	int nconns;
+	uint64_t next_ipc_id;
+	long long started_ms;
+	bool draining;
+	struct event *tick;
+};
+
+/* http.c */
+int gw_http_listen(struct gw *gw);
+void gw_http_stop_accepting(struct gw *gw);
+void gw_http_close_all(struct gw *gw);
+/* At exit: frees every connection now, cancelling their calls. */
+void gw_http_free_all(struct gw *gw);
+const char *gw_request_header(const struct gw_request *r, const char *name);
+/* Copies the percent-decoded value of name in query into out (NUL ended).
+ * Returns its length, 0 when absent or empty, -1 when it does not fit or
+ * is malformed. */
+int gw_query_param(const char *query, const char *name, char *out, size_t outlen);
+/* Called by handlers once the response is fully queued. */
+void gw_request_done(struct gw_request *r);
+/* Registers an IPC call to cancel if the request dies first. */
+void gw_request_track_call(struct gw_request *r, struct ipc_call *call);
+void gw_request_untrack_call(struct gw_request *r, struct ipc_call *call);
+
+/* dispatch.c */
+/* At headers-complete: matches the route and sets the body limit, or
+ * records the error to answer. */
+void gw_dispatch_prepare(struct gw_request *r);
+/* A complete request: answers it, now or later. */
+void gw_dispatch(struct gw_request *r);
+
+/* response.c */
+void gw_response_start(struct gw_request *r, int status);
+void gw_response_header(struct gw_request *r, const char *name, const char *value);
+void gw_response_body(struct gw_request *r, const void *body, size_t len);
+/* Like gw_response_body, but references data: cleanup(data, len, arg)
+ * runs once the bytes are sent. */
+void gw_response_body_ref(struct gw_request *r, const void *data, size_t len,
+    void (*cleanup)(const void *, size_t, void *), void *arg);
+void gw_respond_json(struct gw_request *r, int status, const char *json, size_t len);
+void gw_respond_error(struct gw_request *r, int status, const char *code,
+    const char *message);
+void gw_respond_405(struct gw_request *r, const char *allow);
+void gw_respond_preflight(struct gw_request *r);
+const char *gw_status_text(int status);
+
+/* upstream.c */
+void gw_upstreams_start(struct gw *gw);
+/* Teardown, around freeing the loopq (see ipc.h). */
+void gw_upstreams_shutdown(struct gw *gw);
+void gw_upstreams_free(struct gw *gw);
+bool gw_upstream_up(const struct gw_upstream *u);
+uint64_t gw_next_ipc_id(struct gw *gw);
+
+/* forward.c */
+void gw_forward(struct gw_request *r);
+
+/* auth.c */
+/* Fills r->principal from the request's token. Returns 0, or answers
+ * 401/403 itself and returns -1 when the route's auth level is not met. */
+int gw_auth_check(struct gw_request *r, enum route_auth level);
+void gw_auth_load_key(struct gw *gw);
+
+/* static.c */
+void gw_static_serve(struct gw_request *r);
+void gw_static_free(void);
+
+/* ops.c */
+/* Answers /health, /status and /info; returns false for other paths. */
+bool gw_ops_handle(struct gw_request *r);
+
+#endif

@@ -1,0 +1,198 @@
+/* Writing responses: the status line, the headers every response carries
+ * (request id, security headers, CORS), the body, and the one JSON error
+ * shape. Every response ends in gw_request_done. */
+#include "gatewayd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "json.h"
+
+#define GW_CSP "default-src 'self'; script-src 'self'; style-src 'self' " \
+	"'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; " \
+	"media-src 'self' blob:; font-src 'self'; object-src 'none'; " \
+	"base-uri 'self'; frame-ancestors 'none'"
+
+const char *
+gw_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Unknown";
+}
+
+/* The Date header, formatted at most once a second. */
+static const char *
+gw_http_date(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last) {
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return buf;
+}
+
+/* True when origin is one of the configured comma-separated origins. */
+static bool
+gw_origin_allowed(const char *list, const char *origin)
+{
+	size_t olen = strlen(origin);
+
+	for (const char *p = list; *p != '\0';) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 1 && *p == '*')
+			return true;
+		if (n > 0 && n == olen && strncasecmp(p, origin, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static void
+gw_response_cors(struct gw_request *r, struct evbuffer *out)
+{
+	const char *origin = gw_request_header(r, "Origin");
+
+	if (origin == NULL)
+		return;
+	if (gw_origin_allowed(r->conn->gw->conf->cors_origins, origin))
+		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n"
+		    "Access-Control-Expose-Headers: Content-Length, Content-Type, X-Request-ID\r\n",
+		    origin);
+	evbuffer_add_printf(out, "Vary: Origin\r\n");
+}
+
+void
+gw_response_start(struct gw_request *r, int status)
+{
+	struct evbuffer *out = bufferevent_get_output(r->conn->bev);
+	bool close = !r->keep_alive || r->conn->close_after || r->conn->gw->draining;
+
+	r->status = status;
+	r->responded = true;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: enclavr\r\n"
+	    "X-Request-ID: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+	    "Referrer-Policy: strict-origin-when-cross-origin\r\n"
+	    "Permissions-Policy: camera=(self), microphone=(self), geolocation=()\r\n"
+	    "Content-Security-Policy: " GW_CSP "\r\n%s",
+	    status, gw_status_text(status), gw_http_date(), r->request_id,
+	    close ? "Connection: close\r\n" : "");
+	gw_response_cors(r, out);
+}
+
+void
+gw_response_header(struct gw_request *r, const char *name, const char *value)
+{
+	evbuffer_add_printf(bufferevent_get_output(r->conn->bev), "%s: %s\r\n",
+	    name, value);
+}
+
+void
+gw_response_body(struct gw_request *r, const void *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(r->conn->bev);
+
+	if (r->status != 204 && r->status != 304)
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+	evbuffer_add(out, "\r\n", 2);
+	if (!r->head && len > 0 && r->status != 204 && r->status != 304)
+		evbuffer_add(out, body, len);
+	gw_request_done(r);
+}
+
+void
+gw_response_body_ref(struct gw_request *r, const void *data, size_t len,
+    void (*cleanup)(const void *, size_t, void *), void *arg)
+{
+	struct evbuffer *out = bufferevent_get_output(r->conn->bev);
+
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", len);
+	if (r->head || len == 0 || evbuffer_add_reference(out, data, len, cleanup, arg) < 0)
+		cleanup(data, len, arg);
+	gw_request_done(r);
+}
+
+void
+gw_respond_json(struct gw_request *r, int status, const char *json, size_t len)
+{
+	gw_response_start(r, status);
+	gw_response_header(r, "Content-Type", "application/json");
+	gw_response_header(r, "Cache-Control", "no-store");
+	gw_response_body(r, json, len);
+}
+
+void
+gw_respond_error(struct gw_request *r, int status, const char *code,
+    const char *message)
+{
+	char *body = json_error_body(code, message);
+
+	if (body == NULL) {
+		gw_respond_json(r, status, "{\"error\":\"internal\"}", 19);
+		return;
+	}
+	gw_respond_json(r, status, body, strlen(body));
+	free(body);
+}
+
+void
+gw_respond_405(struct gw_request *r, const char *allow)
+{
+	char *body = json_error_body("method_not_allowed",
+	    "This method is not allowed here");
+
+	gw_response_start(r, 405);
+	gw_response_header(r, "Allow", allow);
+	gw_response_header(r, "Content-Type", "application/json");
+	gw_response_body(r, body ? body : "", body ? strlen(body) : 0);
+	free(body);
+}
+
+void
+gw_respond_preflight(struct gw_request *r)
+{
+	gw_response_start(r, 204);
+	gw_response_header(r, "Access-Control-Allow-Methods",
+	    "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+	gw_response_header(r, "Access-Control-Allow-Headers",
+	    "Accept, Authorization, Content-Type, X-Requested-With, X-Request-ID");
+	gw_response_header(r, "Access-Control-Max-Age", "86400");
+	gw_response_body(r, NULL, 0);
+}

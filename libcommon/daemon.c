@@ -1,0 +1,144 @@
+#include "daemon.h"
+
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+void
+daemon_parse_args(int argc, char **argv, const char *default_conf,
+    struct daemon_opts *o)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->conf_path = default_conf;
+	while ((ch = getopt(argc, argv, "df:nN")) != -1) {
+		switch (ch) {
+		case 'd': o->debug = true; break;
+		case 'f': o->conf_path = optarg; break;
+		case 'n': o->check_only = true; break;
+		case 'N': o->print_conf = true; break;
+		default:
+			fprintf(stderr, "usage: %s [-dnN] [-f file]\n", argv[0]);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: %s [-dnN] [-f file]\n", argv[0]);
+		exit(2);
+	}
+}
+
+void
+daemon_load_config(const char *prog, const struct cfg_opt *table, void *conf,
+    const struct daemon_opts *o)
+{
+	struct cfg_error err;
+
+	if (cfg_load(table, conf, o->conf_path, &err) < 0) {
+		if (err.line > 0)
+			fprintf(stderr, "%s: %s:%d: %s\n", prog, o->conf_path,
+			    err.line, err.msg);
+		else
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+		cfg_free(table, conf);
+		exit(1);
+	}
+	if (o->print_conf)
+		cfg_dump(table, conf, stdout);
+	if (o->check_only) {
+		printf("%s: %s: OK\n", prog, o->conf_path);
+		cfg_free(table, conf);
+		exit(0);
+	}
+	if (o->print_conf) {
+		cfg_free(table, conf);
+		exit(0);
+	}
+}
+
+void
+daemon_reload_config(const struct cfg_opt *table, void *conf,
+    size_t conf_size, const char *path)
+{
+	struct cfg_error err;
+	void *next = calloc(1, conf_size);
+
+	if (next == NULL) {
+		log_warnx("reload: out of memory; keeping the old config");
+		return;
+	}
+	if (cfg_load(table, next, path, &err) < 0) {
+		log_warnx("reload: %s:%d: %s; keeping the old config", path,
+		    err.line, err.msg);
+	} else {
+		int n = cfg_apply_reloadable(table, conf, next);
+		log_info("reload: %d option%s changed", n, n == 1 ? "" : "s");
+	}
+	cfg_free(table, next);
+	free(next);
+}
+
+struct event_base *
+daemon_base_new(void)
+{
+	struct event_base *base;
+
+	if (evthread_use_pthreads() < 0 || (base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	return base;
+}
+
+struct daemon_signals {
+	struct event *term, *intr, *hup;
+	daemon_signal_fn on_term, on_hup;
+	void *arg;
+};
+
+static void
+daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_signals *s = arg;
+	(void)what;
+
+	if (sig == SIGHUP)
+		s->on_hup(s->arg);
+	else
+		s->on_term(s->arg);
+}
+
+struct daemon_signals *
+daemon_signals_new(struct event_base *base, daemon_signal_fn on_term,
+    daemon_signal_fn on_hup, void *arg)
+{
+	struct daemon_signals *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		fatalx("out of memory");
+	signal(SIGPIPE, SIG_IGN);
+	s->on_term = on_term, s->on_hup = on_hup, s->arg = arg;
+	s->term = evsignal_new(base, SIGTERM, daemon_signal_cb, s);
+	s->intr = evsignal_new(base, SIGINT, daemon_signal_cb, s);
+	s->hup = evsignal_new(base, SIGHUP, daemon_signal_cb, s);
+	if (s->term == NULL || s->intr == NULL || s->hup == NULL ||
+	    event_add(s->term, NULL) < 0 || event_add(s->intr, NULL) < 0 ||
+	    event_add(s->hup, NULL) < 0)
+		fatalx("cannot install signal handlers");
+	return s;
+}
+
+void
+daemon_signals_free(struct daemon_signals *s)
+{
+	if (s == NULL)
+		return;
+	event_free(s->term);
+	event_free(s->intr);
+	event_free(s->hup);
+	free(s);
+}

@@ -1,0 +1,40 @@
+/* What every daemon does the same way at start: command line (-f FILE,
+ * -n check, -N print effective config, -d foreground debug), config
+ * loading, the event base, and SIGTERM/SIGINT/SIGHUP wiring. */
+#ifndef ENCLAVR_DAEMON_H
+#define ENCLAVR_DAEMON_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+struct daemon_opts {
+	const char *conf_path;
+	bool check_only;	/* -n */
+	bool print_conf;	/* -N */
+	bool debug;		/* -d */
+};
+
+/* Exits 2 with a usage line on a bad command line. */
+void daemon_parse_args(int argc, char **argv, const char *default_conf,
+    struct daemon_opts *o);
+/* Loads the config; with -n prints "OK" and exits 0, on error prints
+ * "FILE:LINE: why" and exits 1; with -N prints the effective config. */
+void daemon_load_config(const char *prog, const struct cfg_opt *table,
+    void *conf, const struct daemon_opts *o);
+/* Re-reads the config for SIGHUP into a scratch copy and applies its
+ * reloadable options to conf; a bad file is logged and ignored. */
+void daemon_reload_config(const struct cfg_opt *table, void *conf,
+    size_t conf_size, const char *path);
+/* An event base whose events may be activated from other threads. */
+struct event_base *daemon_base_new(void);
+
+typedef void (*daemon_signal_fn)(void *arg);
+struct daemon_signals;
+/* on_term runs for SIGTERM and SIGINT, on_hup for SIGHUP; SIGPIPE ignored. */
+struct daemon_signals *daemon_signals_new(struct event_base *base,
+    daemon_signal_fn on_term, daemon_signal_fn on_hup, void *arg);
+void daemon_signals_free(struct daemon_signals *s);
+
+#endif

@@ -1,0 +1,533 @@
+#include "svc.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "migrate.h"
+#include "notify.h"
+#include "uuid.h"
+
+#define SVC_DB_WAIT_MS 60000
+#define SVC_ECHO_LIMIT 4096
+
+const char *const svc_log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const int svc_log_level_values[] = { LOG_LVL_ERR, LOG_LVL_WARN,
+	LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* A request in flight inside this daemon; freed by svc_respond. */
+struct svc_req_impl {
+	struct svc_request pub;		/* first */
+	cJSON *fwd;			/* the forwarded request it points into */
+	struct svc_req_impl *prev, *next;
+};
+
+struct svc {
+	const struct svc_def *def;
+	struct svc_conf *conf;
+	struct daemon_opts opts;
+	char instance[UUID_STRLEN + 1];
+	long long started_ms;
+	struct event_base *base;
+	struct loopq *q;
+	struct ipc_server *server;
+	struct ipc_pub *pub;
+	struct pg_pool *pg;
+	struct redis_conn *redis;
+	struct pg_stmt *stmts;		/* svc's own statements + the daemon's */
+	char *stmt_sql[2];
+	struct svc_route *routes;	/* built-in + the daemon's */
+	size_t nroutes;
+	char *route_paths[2];
+	struct svc_req_impl *live;
+	struct event *heartbeat, *drain, *watchdog;
+	struct daemon_signals *signals;
+	unsigned long long heartbeat_seq;
+	long long drain_deadline;
+	bool draining;
+};
+
+/* -------------------------------------------------------- responses */
+
+static void
+svc_req_unlink(struct svc *svc, struct svc_req_impl *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		svc->live = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+}
+
+void
+svc_respond(struct svc_request *pub, int status, cJSON *body)
+{
+	struct svc_req_impl *r = (struct svc_req_impl *)pub;
+	cJSON *resp = cJSON_CreateObject(), *hdrs;
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+
+	cJSON_Delete(body);
+	if (resp != NULL) {
+		cJSON_AddNumberToObject(resp, "status", status);
+		hdrs = cJSON_AddObjectToObject(resp, "headers");
+		if (hdrs && text)
+			cJSON_AddStringToObject(hdrs, "Content-Type", "application/json");
+		cJSON_AddStringToObject(resp, "body", text ? text : "");
+	}
+	free(text);
+	log_req(LOG_LVL_DEBUG, pub->request_id, "%s %s -> %d", pub->method,
+	    pub->path, status);
+	ipc_reply(pub->ipc, IPC_HTTP_RESPONSE, resp);
+	svc_req_unlink(pub->svc, r);
+	cJSON_Delete(r->fwd);
+	free(r);
+}
+
+void
+svc_respond_error(struct svc_request *r, int status, const char *code,
+    const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o != NULL) {
+		cJSON_AddStringToObject(o, "error", code);
+		cJSON_AddStringToObject(o, "message", message);
+	}
+	svc_respond(r, status, o);
+}
+
+cJSON *
+svc_request_json(struct svc_request *r)
+{
+	cJSON *j = json_parse_exact(r->body, r->body_len);
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		svc_respond_error(r, 400, "invalid_json", "Body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+/* ----------------------------------------------------- built-in routes */
+
+static cJSON *
+svc_status_json(struct svc *svc)
+{
+	cJSON *o = cJSON_CreateObject();
+	char now[RFC3339_STRLEN];
+
+	if (o == NULL)
+		return NULL;
+	time_now_rfc3339(now, sizeof(now));
+	cJSON_AddStringToObject(o, "daemon", svc->def->name);
+	cJSON_AddStringToObject(o, "instance", svc->instance);
+	cJSON_AddStringToObject(o, "version", ENCLAVR_VERSION);
+	cJSON_AddStringToObject(o, "time", now);
+	cJSON_AddNumberToObject(o, "uptime_ms", (double)(time_mono_ms() - svc->started_ms));
+	cJSON_AddBoolToObject(o, "database", pg_pool_up(svc->pg));
+	cJSON_AddBoolToObject(o, "redis", redis_up(svc->redis));
+	cJSON_AddBoolToObject(o, "draining", svc->draining);
+	return o;
+}
+
+static void
+svc_health_db_cb(PGresult *res, void *arg)
+{
+	struct svc_request *r = arg;
+	cJSON *o;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		svc_respond_error(r, 503, "database_unavailable",
+		    "The database did not answer");
+		return;
+	}
+	o = svc_status_json(r->svc);
+	cJSON_AddNumberToObject(o, "migrations", atoi(PQgetvalue(res, 0, 0)));
+	cJSON_AddNumberToObject(o, "starts", atoi(PQgetvalue(res, 0, 1)));
+	svc_respond(r, 200, o);
+}
+
+/* GET /api/health/<daemon>: the daemon's own view, through the database. */
+static void
+svc_route_health(struct svc_request *r)
+{
+	if (pg_exec(r->svc->pg, "svc_health", NULL, svc_health_db_cb, r) < 0)
+		svc_respond_error(r, 503, "busy", "Too many queued queries");
+}
+
+/* POST /api/health/<daemon>/echo: proves the authenticated forwarding path
+ * end to end (body, principal, request id). */
+static void
+svc_route_echo(struct svc_request *r)
+{
+	cJSON *body = svc_request_json(r), *o;
+
+	if (body == NULL)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "daemon", r->svc->def->name);
+	cJSON_AddStringToObject(o, "user_id", r->user_id ? r->user_id : "");
+	cJSON_AddStringToObject(o, "session_id", r->session_id ? r->session_id : "");
+	cJSON_AddBoolToObject(o, "admin", r->admin);
+	cJSON_AddStringToObject(o, "request_id", r->request_id);
+	cJSON_AddStringToObject(o, "query", r->query);
+	cJSON_AddItemToObject(o, "body", body);
+	svc_respond(r, 200, o);
+}
+
+static void
+svc_build_routes(struct svc *svc)
+{
+	const struct svc_def *d = svc->def;
+	char buf[128];
+
+	svc->nroutes = d->nroutes + 2;
+	if ((svc->routes = calloc(svc->nroutes, sizeof(*svc->routes))) == NULL)
+		fatalx("out of memory");
+	snprintf(buf, sizeof(buf), "/api/health/%s", d->name);
+	svc->route_paths[0] = strdup(buf);
+	snprintf(buf, sizeof(buf), "/api/health/%s/echo", d->name);
+	svc->route_paths[1] = strdup(buf);
+	if (!svc->route_paths[0] || !svc->route_paths[1])
+		fatalx("out of memory");
+	svc->routes[0] = (struct svc_route){ { "GET", svc->route_paths[0],
+		ROUTE_PUBLIC, 0, "default" }, svc_route_health };
+	svc->routes[1] = (struct svc_route){ { "POST", svc->route_paths[1],
+		ROUTE_USER, SVC_ECHO_LIMIT, "default" }, svc_route_echo };
+	memcpy(svc->routes + 2, d->routes, d->nroutes * sizeof(*d->routes));
+	for (size_t i = 0; i < svc->nroutes; i++) {
+		const char *why = route_decl_check(&svc->routes[i].decl);
+		if (why != NULL)
+			fatalx("route %s %s: %s", svc->routes[i].decl.method,
+			    svc->routes[i].decl.path, why);
+	}
+}
+
+static void
+svc_build_stmts(struct svc *svc)
+{
+	const struct svc_def *d = svc->def;
+	size_t n = 0;
+	const char *s = d->schema;
+
+	while (d->stmts != NULL && d->stmts[n].name != NULL)
+		n++;
+	if ((svc->stmts = calloc(n + 3, sizeof(*svc->stmts))) == NULL ||
+	    asprintf(&svc->stmt_sql[0], "SELECT (SELECT count(*) FROM %s.schema_migrations),"
+	    " (SELECT count(*) FROM %s.instances)", s, s) < 0 ||
+	    asprintf(&svc->stmt_sql[1], "INSERT INTO %s.instances (id, daemon, version)"
+	    " VALUES ($1, $2, $3)", s) < 0)
+		fatalx("out of memory");
+	svc->stmts[0] = (struct pg_stmt){ "svc_health", svc->stmt_sql[0], 0 };
+	svc->stmts[1] = (struct pg_stmt){ "svc_instance_add", svc->stmt_sql[1], 3 };
+	if (n > 0)
+		memcpy(svc->stmts + 2, d->stmts, n * sizeof(*d->stmts));
+}
+
+/* ----------------------------------------------------- IPC dispatch */
+
+static const struct svc_route *
+svc_route_find(const struct svc *svc, const char *method, const char *route)
+{
+	for (size_t i = 0; i < svc->nroutes; i++)
+		if (strcmp(svc->routes[i].decl.method, method) == 0 &&
+		    strcmp(svc->routes[i].decl.path, route) == 0)
+			return &svc->routes[i];
+	return NULL;
+}
+
+static cJSON *
+svc_routes_json(struct svc *svc)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "daemon", svc->def->name);
+	cJSON_AddStringToObject(o, "instance", svc->instance);
+	arr = cJSON_AddArrayToObject(o, "routes");
+	for (size_t i = 0; arr != NULL && i < svc->nroutes; i++)
+		if (route_decls_to_json(&svc->routes[i].decl, 1, arr) < 0)
+			break;
+	return o;
+}
+
+/* Fills r from the forwarded request; NULL or what is missing. */
+static const char *
+svc_request_read(struct svc_req_impl *r)
+{
+	cJSON *f = r->fwd, *pr = cJSON_GetObjectItemCaseSensitive(f, "principal");
+	struct svc_request *p = &r->pub;
+
+	p->method = json_str(f, "method");
+	p->path = json_str(f, "path");
+	p->query = json_str(f, "query");
+	p->body = json_str(f, "body");
+	p->request_id = json_str(f, "request_id");
+	p->client_addr = json_str(f, "client_addr");
+	p->user_agent = json_str(f, "user_agent");
+	if (!p->method || !p->path || !p->query || !p->body || !p->request_id ||
+	    !p->client_addr || !p->user_agent)
+		return "a required field is missing";
+	p->body_len = strlen(p->body);
+	if (cJSON_IsObject(pr)) {
+		p->user_id = json_str(pr, "user_id");
+		p->session_id = json_str(pr, "session_id");
+		p->admin = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr, "admin"));
+		if (!p->user_id || !p->session_id)
+			return "principal is incomplete";
+	}
+	return NULL;
+}
+
+static void
+svc_http_request(struct svc *svc, struct ipc_request *ipc)
+{
+	struct svc_req_impl *r = calloc(1, sizeof(*r));
+	const struct svc_route *route;
+	const char *why, *pattern;
+
+	if (r == NULL) {
+		ipc_reply(ipc, IPC_ERROR, NULL);
+		return;
+	}
+	r->pub.svc = svc, r->pub.ipc = ipc;
+	r->fwd = ipc->body;
+	ipc->body = NULL;	/* r owns it now */
+	r->next = svc->live;
+	if (svc->live)
+		svc->live->prev = r;
+	svc->live = r;
+	if ((why = svc_request_read(r)) != NULL) {
+		log_warnx("ipc: bad forwarded request: %s", why);
+		svc_respond_error(&r->pub, 400, "bad_request", why);
+		return;
+	}
+	if (svc->draining) {
+		svc_respond_error(&r->pub, 503, "shutting_down",
+		    "The service is restarting");
+		return;
+	}
+	pattern = json_str(r->fwd, "route");
+	route = svc_route_find(svc, r->pub.method, pattern ? pattern : r->pub.path);
+	if (route == NULL) {
+		svc_respond_error(&r->pub, 404, "not_found", "No such route");
+		return;
+	}
+	if (route->decl.auth != ROUTE_PUBLIC && r->pub.user_id == NULL) {
+		svc_respond_error(&r->pub, 401, "unauthorized", "Authentication required");
+		return;
+	}
+	route->fn(&r->pub);
+}
+
+static void
+svc_on_request(struct ipc_request *req, void *arg)
+{
+	struct svc *svc = arg;
+
+	switch (req->type) {
+	case IPC_PING:
+		ipc_reply(req, IPC_PONG, svc_status_json(svc));
+		break;
+	case IPC_ROUTES_GET:
+		ipc_reply(req, IPC_ROUTES, svc_routes_json(svc));
+		break;
+	case IPC_HTTP_REQUEST:
+		svc_http_request(svc, req);
+		break;
+	default:
+		log_warnx("ipc: unexpected %s request", ipc_type_name(req->type));
+		ipc_reply(req, IPC_ERROR, NULL);
+		break;
+	}
+}
+
+/* ----------------------------------------------------- lifecycle */
+
+static void
+svc_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *svc = arg;
+	char topic[64];
+	cJSON *o = svc_status_json(svc);
+	(void)fd, (void)what;
+
+	if (o == NULL)
+		return;
+	cJSON_AddNumberToObject(o, "seq", (double)++svc->heartbeat_seq);
+	snprintf(topic, sizeof(topic), "heartbeat.%s", svc->def->name);
+	ipc_publish(svc->pub, topic, o);
+	cJSON_Delete(o);
+}
+
+static void
+svc_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct svc *svc = arg;
+	(void)fd, (void)what;
+
+	if (ipc_server_inflight(svc->server) == 0 ||
+	    time_mono_ms() >= svc->drain_deadline) {
+		log_info("stopping with %d request(s) in flight",
+		    ipc_server_inflight(svc->server));
+		event_base_loopbreak(svc->base);
+	}
+}
+
+static void
+svc_on_term(void *arg)
+{
+	struct svc *svc = arg;
+	struct timeval tv = { 0, 50 * 1000 };
+
+	if (svc->draining) {
+		event_base_loopbreak(svc->base);
+		return;
+	}
+	log_info("draining");
+	notify_send("STOPPING=1");
+	svc->draining = true;
+	svc->drain_deadline = time_mono_ms() + svc->conf->drain_timeout_ms;
+	svc->drain = event_new(svc->base, -1, EV_PERSIST, svc_drain_cb, svc);
+	event_add(svc->drain, &tv);
+}
+
+static void
+svc_on_hup(void *arg)
+{
+	struct svc *svc = arg;
+
+	notify_send("RELOADING=1");
+	daemon_reload_config(svc->def->opts, svc->conf, svc->def->conf_size,
+	    svc->opts.conf_path);
+	if (!svc->opts.debug)
+		log_set_level(svc_log_level_values[svc->conf->log_level]);
+	notify_send("READY=1");
+}
+
+static void
+svc_instance_cb(PGresult *res, void *arg)
+{
+	(void)arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_warnx("could not record this instance: %s",
+		    res ? PQresultErrorMessage(res) : "no database");
+}
+
+static void
+svc_migrate(struct svc *svc)
+{
+	PGconn *c = pg_connect_blocking(svc->conf->db_conninfo,
+	    time_mono_ms() + SVC_DB_WAIT_MS);
+	int n;
+
+	if (c == NULL)
+		fatalx("the database is unreachable");
+	n = migrate_run(c, svc->def->schema, svc->conf->migrations_dir);
+	PQfinish(c);
+	if (n < 0)
+		fatalx("migrations failed");
+	log_info("schema %s at %d migration(s)", svc->def->schema, n);
+}
+
+static void
+svc_start(struct svc *svc)
+{
+	struct svc_conf *c = svc->conf;
+	struct timeval hb = { c->heartbeat_ms / 1000, (c->heartbeat_ms % 1000) * 1000 };
+	const char *params[3] = { svc->instance, svc->def->name, ENCLAVR_VERSION };
+
+	svc->base = daemon_base_new();
+	svc->q = loopq_new(svc->base);
+	svc->pg = pg_pool_new(svc->base, c->db_conninfo, (int)c->db_pool_size,
+	    (int)c->db_timeout_ms, svc->stmts);
+	if (*c->redis_host != '\0')
+		svc->redis = redis_open(svc->base, c->redis_host, (int)c->redis_port);
+	svc->pub = ipc_pub_open(c->ipc_publish);
+	if (svc->def->init != NULL && svc->def->init(svc) < 0)
+		fatalx("initialisation failed");
+	svc->server = ipc_server_open(svc->q, c->ipc_listen, (int)c->ipc_contexts,
+	    svc_on_request, svc);
+	pg_exec(svc->pg, "svc_instance_add", params, svc_instance_cb, NULL);
+	svc->heartbeat = event_new(svc->base, -1, EV_PERSIST, svc_heartbeat_cb, svc);
+	event_add(svc->heartbeat, &hb);
+	svc->watchdog = notify_watchdog_start(svc->base);
+	svc->signals = daemon_signals_new(svc->base, svc_on_term, svc_on_hup, svc);
+}
+
+static void
+svc_stop(struct svc *svc)
+{
+	if (svc->def->fini != NULL)
+		svc->def->fini(svc);
+	pg_pool_free(svc->pg);		/* drops callbacks of queries in flight */
+	while (svc->live != NULL) {
+		struct svc_req_impl *r = svc->live;
+		svc->live = r->next;
+		cJSON_Delete(r->fwd);
+		free(r);
+	}
+	ipc_server_shutdown(svc->server);
+	ipc_pub_close(svc->pub);
+	redis_close(svc->redis);
+	loopq_free(svc->q);
+	ipc_server_free(svc->server);
+	daemon_signals_free(svc->signals);
+	if (svc->drain)
+		event_free(svc->drain);
+	if (svc->watchdog)
+		event_free(svc->watchdog);
+	event_free(svc->heartbeat);
+	event_base_free(svc->base);
+}
+
+static void
+svc_free(struct svc *svc)
+{
+	free(svc->stmt_sql[0]), free(svc->stmt_sql[1]);
+	free(svc->route_paths[0]), free(svc->route_paths[1]);
+	free(svc->stmts);
+	free(svc->routes);
+	cfg_free(svc->def->opts, svc->conf);
+	free(svc->conf);
+}
+
+int
+svc_main(int argc, char **argv, const struct svc_def *def)
+{
+	struct svc svc = { .def = def };
+
+	daemon_parse_args(argc, argv, def->conf_path, &svc.opts);
+	if ((svc.conf = calloc(1, def->conf_size)) == NULL)
+		fatalx("out of memory");
+	daemon_load_config(def->name, def->opts, svc.conf, &svc.opts);
+	log_init(def->name, svc.opts.debug ? LOG_LVL_DEBUG :
+	    svc_log_level_values[svc.conf->log_level]);
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	uuid_v4(svc.instance);
+	svc.started_ms = time_mono_ms();
+	svc_build_routes(&svc);
+	svc_build_stmts(&svc);
+	svc_migrate(&svc);
+	svc_start(&svc);
+	log_info("ready (instance %s)", svc.instance);
+	notify_send("READY=1");
+	event_base_dispatch(svc.base);
+	svc_stop(&svc);
+	svc_free(&svc);
+	return 0;
+}
+
+void *svc_config(struct svc *svc) { return svc->conf; }
+struct pg_pool *svc_pg(struct svc *svc) { return svc->pg; }
+struct redis_conn *svc_redis(struct svc *svc) { return svc->redis; }
+struct ipc_pub *svc_pub(struct svc *svc) { return svc->pub; }
+const char *svc_instance(const struct svc *svc) { return svc->instance; }
