@@ -91,7 +91,7 @@ test-integration: all
 	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 test-browser: all
-	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" node tests/browser/run.mjs
+	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" node --test tests/browser/home.test.mjs
 
 bench: all
 	bench/http/run.sh "$(CURDIR)/$(BUILD)/bin"

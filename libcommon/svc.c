@@ -200,7 +200,8 @@ svc_build_routes(struct svc *svc)
 		ROUTE_PUBLIC, 0, "default" }, svc_route_health };
 	svc->routes[1] = (struct svc_route){ { "POST", svc->route_paths[1],
 		ROUTE_USER, SVC_ECHO_LIMIT, "default" }, svc_route_echo };
-	memcpy(svc->routes + 2, d->routes, d->nroutes * sizeof(*d->routes));
+	if (d->nroutes > 0)
+		memcpy(svc->routes + 2, d->routes, d->nroutes * sizeof(*d->routes));
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const char *why = route_decl_check(&svc->routes[i].decl);
 		if (why != NULL)

@@ -7,7 +7,8 @@
 #                                             once /health answers 200
 #   stack.sh run  RUN_DIR HTTP_PORT BIN_DIR   the same in the foreground;
 #                                             Ctrl-C stops everything
-#   stack.sh down RUN_DIR                     stop exactly that stack
+#   stack.sh down RUN_DIR [--purge]           stop exactly that stack (and
+#                                             delete its run directory)
 #   stack.sh start-daemon RUN_DIR NAME        (re)start one daemon of a stack
 #
 # RUN_DIR holds env (the chosen ports), etc/ (generated configs and the
@@ -40,7 +41,13 @@ as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Alive and not a zombie: a daemon whose parent shell has exited waits for
+# PID 1 to reap it, which may take a while.
+proc_alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+pid_alive() { [ -f "$1" ] && proc_alive "$(cat "$1")"; }
 
 # The cluster's directory must be reachable by the postgres user; when the
 # run directory is not (e.g. under /root), the cluster lives in /var/tmp and
@@ -62,22 +69,22 @@ pg_dir_setup() {
 }
 
 pg_start() {
-	local run=$1 bin
+	local run=$1 bin data
 	bin=$(pg_bin)
 	pg_dir_setup "$run"
-	if [ ! -f "$run/pg/PG_VERSION" ]; then
-		as_pg "$bin/initdb" -D "$run/pg/" -U enclavr --auth=trust -E UTF8 \
+	data=$(readlink -f "$run/pg")	# the postgres user may not traverse $run
+	if [ ! -f "$data/PG_VERSION" ]; then
+		as_pg "$bin/initdb" -D "$data" -U enclavr --auth=trust -E UTF8 \
 			--locale=C.UTF-8 >"$run/log/initdb.log" 2>&1 || die "initdb failed: see $run/log/initdb.log"
-		cat >>"$run/pg/postgresql.conf" <<-EOF
+		cat >>"$data/postgresql.conf" <<-EOF
 		listen_addresses = '127.0.0.1'
 		unix_socket_directories = ''
 		max_connections = 100
 		shared_buffers = 64MB
 		EOF
 	fi
-	touch "$run/log/postgres.log"
-	[ "$(id -u)" = 0 ] && chown postgres: "$run/log/postgres.log"
-	as_pg "$bin/pg_ctl" -D "$run/pg/" -l "$run/log/postgres.log" -w -t 60 \
+	ln -sfn "$data/postgres.log" "$run/log/postgres.log"
+	as_pg "$bin/pg_ctl" -D "$data" -l "$data/postgres.log" -w -t 60 \
 		-o "-p $PG_PORT" start >/dev/null || die "PostgreSQL did not start: see $run/log/postgres.log"
 	"$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U enclavr -d postgres -tAc \
 		"SELECT 1 FROM pg_database WHERE datname = 'enclavr'" | grep -q 1 ||
@@ -191,6 +198,8 @@ up() {
 	port_in_use "$HTTP_PORT" && die "port $HTTP_PORT is in use (set HTTP_PORT=...)"
 	mkdir -p "$run/log" "$run/pids" "$run/sock"
 	rm -f "$run"/sock/*
+	# A failed start stops whatever it had started.
+	trap '[ $? = 0 ] || down "'"$run"'" >/dev/null 2>&1 || true' EXIT
 	PG_PORT=$(free_port)
 	REDIS_PORT=$(free_port)
 	cat >"$run/env" <<-EOF
@@ -204,6 +213,7 @@ up() {
 	redis_start "$run"
 	for d in $DAEMONS gatewayd; do start_daemon "$run" "$d"; done
 	wait_health "$run"
+	trap - EXIT
 	echo "Enclavr is up at http://127.0.0.1:$HTTP_PORT/ (run directory $run)"
 }
 
@@ -214,10 +224,10 @@ stop_pid() {
 	pid=$(cat "$pidfile")
 	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+		proc_alive "$pid" || break
+		sleep 0.05
 	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	rm -f "$pidfile"
 }
 
@@ -228,7 +238,13 @@ down() {
 	for d in gatewayd $DAEMONS; do stop_pid "$run/pids/$d.pid"; done
 	stop_pid "$run/pids/redis.pid"
 	if [ -f "$run/pg/postmaster.pid" ]; then
-		as_pg "$(pg_bin)/pg_ctl" -D "$run/pg/" -m fast -w stop >/dev/null 2>&1 || true
+		as_pg "$(pg_bin)/pg_ctl" -D "$(readlink -f "$run/pg")" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	if [ "${2:-}" = --purge ]; then
+		[ -L "$run/pg" ] && rm -rf "$(readlink -f "$run/pg")"
+		rm -rf "$run"
+		echo "Enclavr in $run is removed"
+		return
 	fi
 	echo "Enclavr in $run is stopped"
 }
@@ -248,7 +264,7 @@ shift || true
 case "$cmd" in
 up) [ $# = 3 ] || die "usage: stack.sh up RUN_DIR HTTP_PORT BIN_DIR"; up "$@" ;;
 run) [ $# = 3 ] || die "usage: stack.sh run RUN_DIR HTTP_PORT BIN_DIR"; run_fg "$@" ;;
-down) [ $# = 1 ] || die "usage: stack.sh down RUN_DIR"; down "$1" ;;
+down) [ $# -ge 1 ] || die "usage: stack.sh down RUN_DIR [--purge]"; down "$1" "${2:-}" ;;
 start-daemon) [ $# = 2 ] || die "usage: stack.sh start-daemon RUN_DIR NAME"; start_daemon "$(cd "$1" && pwd)" "$2" ;;
 *) die "usage: stack.sh up|run|down|start-daemon ..." ;;
 esac
