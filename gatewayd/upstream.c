@@ -23,7 +23,7 @@ gw_next_ipc_id(struct gw *gw)
 bool
 gw_upstream_up(const struct gw_upstream *u)
 {
-	return u->routes_loaded &&
+	return u->routes_loaded && ipc_client_connected(u->cli) &&
 	    time_mono_ms() - u->last_heartbeat_ms <= u->gw->conf->heartbeat_timeout_ms;
 }
 

@@ -5,6 +5,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,7 @@ ipc_server_free(struct ipc_server *s)
 struct ipc_client {
 	nng_socket sock;
 	struct loopq *q;
+	atomic_int npipes;		/* live connections, from nng's threads */
 	bool closed;
 	struct ipc_call *calls;		/* in flight; loop thread only */
 };
@@ -253,6 +255,25 @@ struct ipc_call {
 	struct ipc_call *prev, *next;	/* in the client's list */
 };
 
+/* nng's thread: counts the connections to the server. */
+static void
+ipc_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct ipc_client *c = arg;
+	(void)p;
+
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&c->npipes, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&c->npipes, 1);
+}
+
+bool
+ipc_client_connected(struct ipc_client *cli)
+{
+	return atomic_load(&cli->npipes) > 0;
+}
+
 struct ipc_client *
 ipc_client_open(struct loopq *q, const char *url)
 {
@@ -268,6 +289,9 @@ ipc_client_open(struct loopq *q, const char *url)
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, IPC_MAX_BODY + IPC_HDR_LEN);
 	ipc_dial_tuning(c->sock);
+	if (nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, ipc_client_pipe_cb, c) != 0 ||
+	    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, ipc_client_pipe_cb, c) != 0)
+		fatalx("ipc: cannot watch connections to %s", url);
 	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
 		fatalx("ipc: cannot dial %s: %s", url, nng_strerror(rv));
 	return c;

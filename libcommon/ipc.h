@@ -5,6 +5,7 @@
 #define ENCLAVR_IPC_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ipc_proto.h"
@@ -51,6 +52,8 @@ struct ipc_client;
 struct ipc_call;
 
 struct ipc_client *ipc_client_open(struct loopq *q, const char *url);
+/* True while at least one connection to the server is up. */
+bool ipc_client_connected(struct ipc_client *cli);
 /* Sends body (text, borrowed) as a request of type; cb runs exactly once
  * unless the call is cancelled first. NULL when out of memory. */
 struct ipc_call *ipc_call_start(struct ipc_client *cli, enum ipc_type type,
