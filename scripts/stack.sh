@@ -44,8 +44,9 @@ as_pg() {
 # Alive and not a zombie: a daemon whose parent shell has exited waits for
 # PID 1 to reap it, which may take a while.
 proc_alive() {
-	kill -0 "$1" 2>/dev/null || return 1
-	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+	local state
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
+	[ -n "$state" ] && [ "$state" != Z ]
 }
 pid_alive() { [ -f "$1" ] && proc_alive "$(cat "$1")"; }
 
@@ -227,7 +228,7 @@ stop_pid() {
 		proc_alive "$pid" || break
 		sleep 0.05
 	done
-	proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	if proc_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
 	rm -f "$pidfile"
 }
 
@@ -253,9 +254,10 @@ run_fg() {
 	local run=$1
 	up "$@"
 	run=$(cd "$run" && pwd)
-	trap 'echo; down "$run"; exit 0' INT TERM
 	echo "Press Ctrl-C to stop. Logs follow."
 	tail -n 0 -F "$run"/log/*.log &
+	TAIL_PID=$!
+	trap 'echo; kill "$TAIL_PID" 2>/dev/null || true; down "$run"; exit 0' INT TERM
 	wait
 }
 
