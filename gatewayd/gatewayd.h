@@ -113,6 +113,7 @@ struct gw_conn {
 	bool close_after;
 	bool closing;			/* no more requests on it */
 	bool freeing;			/* release scheduled */
+	bool lingering;			/* half-closed, discarding input */
 	struct gw_conn *prev, *next;
 };
 

@@ -17,6 +17,8 @@
 #include "utf8.h"
 #include "uuid.h"
 
+#define GW_LINGER_MS 2000
+
 static void gw_conn_process(struct gw_conn *c);
 static void gw_conn_close(struct gw_conn *c);
 static void gw_conn_arm_timer(struct gw_conn *c, long long ms);
@@ -487,6 +489,10 @@ gw_conn_read_cb(struct bufferevent *bev, void *arg)
 	size_t len, n;
 	(void)bev;
 
+	if (c->lingering) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	if (c->req == NULL) {
 		gw_conn_process(c);
 		return;
@@ -509,14 +515,28 @@ gw_conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The response is out and the connection ends. Unread request bytes would
+ * make close() send a reset that can destroy the response in flight, so
+ * half-close, discard what still arrives for a moment, then close. */
+static void
+gw_conn_linger(struct gw_conn *c)
+{
+	c->lingering = true;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	bufferevent_enable(c->bev, EV_READ);
+	gw_conn_arm_timer(c, GW_LINGER_MS);
+}
+
 static void
 gw_conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct gw_conn *c = arg;
 
 	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			gw_conn_close(c);
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && !c->lingering)
+			gw_conn_linger(c);
 		return;
 	}
 	if (c->req == NULL && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
@@ -539,6 +559,10 @@ gw_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw_conn *c = arg;
 	(void)fd, (void)what;
 
+	if (c->lingering) {
+		gw_conn_close(c);
+		return;
+	}
 	if (c->closing)
 		return;
 	if (c->req != NULL && !c->req->complete) {
