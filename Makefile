@@ -36,7 +36,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all deps run up down test test-unit test-integration test-browser \
-	install clean bench web
+	install clean bench fuzz
 
 all: $(BINS)
 
@@ -68,6 +68,37 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
+# Fuzz targets (libFuzzer, clang) for the parsers that see client bytes.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -Ilibcommon -Igatewayd \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Wno-unused-function \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_DEPS_SRC := $(LIBCOMMON_SRC) $(filter-out gatewayd/gatewayd.c,$(GATEWAYD_SRC))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libfuzzdeps.a: $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_DEPS_SRC))
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libfuzzdeps.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libfuzzdeps.a $(LIBS)
+
+# Runs each target for FUZZ_SECONDS from the seed corpus; a crash fails.
+fuzz: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  if ! $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=$(FUZZ_BUILD)/$$n- $(FUZZ_BUILD)/corpus/$$n \
+	    tests/fuzz/corpus/$$n >$(FUZZ_BUILD)/$$n.log 2>&1; then \
+	    tail -n 60 $(FUZZ_BUILD)/$$n.log; exit 1; fi; \
+	  grep -E "^#[0-9]+.*DONE" $(FUZZ_BUILD)/$$n.log | tail -n 1; done
+
 deps:
 	@scripts/deps.sh
 
@@ -82,6 +113,7 @@ down:
 
 test: deps
 	$(MAKE) SANITIZE=1 all test-unit
+	$(MAKE) fuzz
 	$(MAKE) SANITIZE=1 test-integration
 	$(MAKE) SANITIZE=1 test-browser
 
