@@ -1,7 +1,7 @@
 # Enclavr in C: the one entry point. See README.md and docs/layout.md.
 
 CC ?= cc
-PREFIX ?= /usr/local
+PREFIX ?= /usr
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc/enclavr
 DATADIR ?= $(PREFIX)/share/enclavr
@@ -135,6 +135,8 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(SBINDIR)/
 	install -m 640 etc/*.conf $(DESTDIR)$(SYSCONFDIR)/
 	install -m 644 systemd/*.service systemd/*.target $(DESTDIR)$(UNITDIR)/
+	install -D -m 644 systemd/enclavr-sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/enclavr.conf
+	install -D -m 644 systemd/enclavr-tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/enclavr.conf
 	install -m 644 $(addsuffix .8,$(join $(addsuffix /,$(DAEMONS)),$(DAEMONS))) \
 		$(DESTDIR)$(MANDIR)/man8/
 	cp -R web/. $(DESTDIR)$(DATADIR)/web/

@@ -47,6 +47,24 @@ gw_dispatch_route(struct gw_request *r)
 	gw_forward(r);
 }
 
+/* An API path no route matches. While a daemon has never announced its
+ * routes, the path may be one of its own: that is 503, not 404. */
+static void
+gw_respond_unrouted(struct gw_request *r)
+{
+	struct gw *gw = r->conn->gw;
+	char msg[128];
+
+	for (int i = 0; i < GW_NUPSTREAMS; i++) {
+		if (!gw->up[i].routes_loaded) {
+			snprintf(msg, sizeof(msg), "%s is not available", gw->up[i].name);
+			gw_respond_error(r, 503, "service_unavailable", msg);
+			return;
+		}
+	}
+	gw_respond_error(r, 404, "not_found", "No such route");
+}
+
 void
 gw_dispatch(struct gw_request *r)
 {
@@ -70,7 +88,7 @@ gw_dispatch(struct gw_request *r)
 		break;
 	}
 	if (gw_is_api_path(r->path))
-		gw_respond_error(r, 404, "not_found", "No such route");
+		gw_respond_unrouted(r);
 	else if (strcmp(r->method, "GET") == 0 || r->head)
 		gw_static_serve(r);
 	else

@@ -39,7 +39,9 @@ gw_forward_relay(struct gw_request *r, const cJSON *resp)
 		if (cJSON_IsString(h) && gw_fwd_header_ok(h->string, h->valuestring))
 			gw_response_header(r, h->string, h->valuestring);
 	}
-	gw_response_header(r, "Cache-Control", "no-store");
+	/* API answers are private unless the daemon says otherwise. */
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(hdrs, "Cache-Control")))
+		gw_response_header(r, "Cache-Control", "no-store");
 	gw_response_body(r, body, strlen(body));
 }
 
@@ -93,20 +95,51 @@ gw_forward_body_ok(const char *body, size_t len)
 	return true;
 }
 
+/* r's query without the access token: the daemons get the verified
+ * principal instead, and never see credentials. NULL when out of memory. */
+static char *
+gw_forward_query(const char *query)
+{
+	size_t len = strlen(query), n = 0;
+	char *out = malloc(len + 1);
+
+	if (out == NULL)
+		return NULL;
+	for (const char *p = query; *p != '\0';) {
+		size_t seg = strcspn(p, "&");
+		if (!(strncmp(p, "token=", 6) == 0 && seg >= 6) && seg > 0) {
+			if (n > 0)
+				out[n++] = '&';
+			memcpy(out + n, p, seg);
+			n += seg;
+		}
+		p += seg + (p[seg] == '&');
+	}
+	out[n] = '\0';
+	return out;
+}
+
 /* The envelope for r; NULL when out of memory. */
 static char *
 gw_forward_envelope(struct gw_request *r, const char *body)
 {
 	const char *ua = gw_request_header(r, "User-Agent");
+	char *query = gw_forward_query(r->query);
 	cJSON *env;
 	char *text;
 
-	if ((env = cJSON_CreateObject()) == NULL)
+	if (query == NULL)
 		return NULL;
+
+	if ((env = cJSON_CreateObject()) == NULL) {
+		free(query);
+		return NULL;
+	}
 	cJSON_AddStringToObject(env, "method", r->head ? "GET" : r->method);
 	cJSON_AddStringToObject(env, "route", r->route->path);
 	cJSON_AddStringToObject(env, "path", r->path);
-	cJSON_AddStringToObject(env, "query", r->query);
+	cJSON_AddStringToObject(env, "query", query);
+	free(query);
 	cJSON_AddStringToObject(env, "body", body);
 	cJSON_AddStringToObject(env, "request_id", r->request_id);
 	cJSON_AddStringToObject(env, "client_addr", r->conn->peer);

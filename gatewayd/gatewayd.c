@@ -29,7 +29,7 @@ static const struct cfg_opt gw_opts[] = {
 	{ "http", "web_root", CFG_STR, "/usr/share/enclavr/web", 1, 1024, NULL,
 	  false, offsetof(struct gw_conf, web_root), "the web client's files" },
 	{ "http", "max_header_bytes", CFG_INT, "16384", 1024, 1048576, NULL, true,
-	  offsetof(struct gw_conf, max_header_bytes), "request line + headers" },
+	  offsetof(struct gw_conf, max_header_bytes), "header names and values" },
 	{ "http", "request_timeout_ms", CFG_INT, "10000", 100, 600000, NULL, true,
 	  offsetof(struct gw_conf, request_timeout_ms), "to receive a request" },
 	{ "http", "idle_timeout_ms", CFG_INT, "60000", 100, 3600000, NULL, true,

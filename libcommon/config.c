@@ -12,6 +12,8 @@ struct cfg_parse {
 	const struct cfg_opt *table;
 	void *conf;
 	struct cfg_error *err;
+	FILE *file;
+	int line;		/* lines read so far: the one being handled */
 	bool failed;
 };
 
@@ -71,6 +73,10 @@ cfg_set(const struct cfg_opt *o, void *conf, const char *value, char *msg,
 
 	switch (o->type) {
 	case CFG_STR: {
+		if ((long long)strlen(value) < o->min) {
+			snprintf(msg, msglen, "%s: must not be empty", o->name);
+			return -1;
+		}
 		if ((long long)strlen(value) > o->max) {
 			snprintf(msg, msglen, "%s: longer than %lld bytes", o->name, o->max);
 			return -1;
@@ -140,37 +146,58 @@ cfg_ini_handler(void *user, const char *section, const char *name,
 	if (o == NULL) {
 		snprintf(p->err->msg, sizeof(p->err->msg),
 		    "unknown option \"%s\" in section [%s]", name, section);
+		p->err->line = p->line;
 		p->failed = true;
 		return 0;
 	}
 	if (cfg_set(o, p->conf, value, p->err->msg, sizeof(p->err->msg)) < 0) {
+		p->err->line = p->line;
 		p->failed = true;
 		return 0;
 	}
 	return 1;
 }
 
+/* inih's line reader, counting lines so that the handler knows which line
+ * it is looking at. */
+static char *
+cfg_read_line(char *buf, int size, void *arg)
+{
+	struct cfg_parse *p = arg;
+	char *line = fgets(buf, size, p->file);
+
+	if (line != NULL)
+		p->line++;
+	return line;
+}
+
 int
 cfg_load(const struct cfg_opt *table, void *conf, const char *path,
     struct cfg_error *err)
 {
-	struct cfg_parse p = { table, conf, err, false };
+	struct cfg_parse p = { table, conf, err, NULL, 0, false };
 	int rc;
 
 	memset(err, 0, sizeof(*err));
 	cfg_defaults(table, conf);
-	rc = ini_parse(path, cfg_ini_handler, &p);
+	if ((p.file = fopen(path, "r")) == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "cannot read %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_stream(cfg_read_line, &p, cfg_ini_handler, &p);
+	fclose(p.file);
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
-		snprintf(err->msg, sizeof(err->msg), "cannot read %s: %s", path,
-		    rc == -1 ? strerror(errno) : "out of memory");
+		snprintf(err->msg, sizeof(err->msg), "out of memory reading %s", path);
 		return -1;
 	}
-	/* inih reports the line of the first error, ours or its own. */
-	err->line = rc;
-	if (!p.failed)
+	/* inih returns the first line it found wrong, ours or its own. */
+	if (!p.failed || rc < err->line) {
+		err->line = rc;
 		snprintf(err->msg, sizeof(err->msg), "syntax error");
+	}
 	return -1;
 }
 

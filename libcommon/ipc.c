@@ -185,7 +185,7 @@ ipc_reply(struct ipc_request *req, enum ipc_type type, cJSON *body)
 {
 	struct ipc_srv_ctx *c = (struct ipc_srv_ctx *)((char *)req -
 	    offsetof(struct ipc_srv_ctx, req));
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	char *text = body ? cJSON_PrintUnformatted(body) : strdup("{}");
 
 	cJSON_Delete(body);
 	cJSON_Delete(req->body);

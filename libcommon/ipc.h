@@ -27,7 +27,8 @@ struct ipc_server;
  * once. fn must eventually call ipc_reply exactly once for each request. */
 struct ipc_server *ipc_server_open(struct loopq *q, const char *url, int nctx,
     ipc_request_fn fn, void *arg);
-/* Sends the reply and ends the request; takes ownership of body. */
+/* Sends the reply and ends the request; takes ownership of body (NULL
+ * sends an empty object). */
 void ipc_reply(struct ipc_request *req, enum ipc_type type, cJSON *body);
 int ipc_server_inflight(const struct ipc_server *srv);
 /* Teardown is two-phase for every IPC object: _shutdown stops traffic so

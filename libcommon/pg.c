@@ -289,9 +289,10 @@ pg_pool_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pg_pool *p = arg;
 	long long now = time_mono_ms();
-	struct pg_job **pp = &p->head, *j;
+	struct pg_job **pp = &p->head, *j, *expired = NULL;
 	(void)fd, (void)what;
 
+	/* Unlink first: a callback may queue new work. */
 	p->tail = NULL;
 	while ((j = *pp) != NULL) {
 		if (j->deadline > now) {
@@ -301,6 +302,11 @@ pg_pool_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		*pp = j->next;
 		p->queued--;
+		j->next = expired;
+		expired = j;
+	}
+	while ((j = expired) != NULL) {
+		expired = j->next;
 		pg_job_finish(j, NULL);
 	}
 }

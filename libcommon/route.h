@@ -13,7 +13,9 @@ enum route_auth {
 };
 
 #define ROUTE_MAX_PATH 256
-#define ROUTE_MAX_BODY (16u * 1024 * 1024)
+/* JSON-escaped into the IPC envelope, a body can grow six-fold; this keeps
+ * every accepted body within IPC_MAX_BODY. */
+#define ROUTE_MAX_BODY (2u * 1024 * 1024)
 
 /* A path is exact ("/api/rooms"), ends in '/' to own a subtree
  * ("/api/files/"), or has "{name}" segments that match one segment

@@ -233,6 +233,19 @@ svc_build_stmts(struct svc *svc)
 
 /* ----------------------------------------------------- IPC dispatch */
 
+/* The body of an IPC_ERROR reply. */
+static cJSON *
+svc_ipc_error(const char *why)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o != NULL) {
+		cJSON_AddStringToObject(o, "error", "bad_request");
+		cJSON_AddStringToObject(o, "message", why);
+	}
+	return o;
+}
+
 static const struct svc_route *
 svc_route_find(const struct svc *svc, const char *method, const char *route)
 {
@@ -295,7 +308,7 @@ svc_http_request(struct svc *svc, struct ipc_request *ipc)
 	const char *why, *pattern;
 
 	if (r == NULL) {
-		ipc_reply(ipc, IPC_ERROR, NULL);
+		ipc_reply(ipc, IPC_ERROR, svc_ipc_error("out of memory"));
 		return;
 	}
 	r->pub.svc = svc, r->pub.ipc = ipc;
@@ -321,8 +334,13 @@ svc_http_request(struct svc *svc, struct ipc_request *ipc)
 		svc_respond_error(&r->pub, 404, "not_found", "No such route");
 		return;
 	}
+	/* gatewayd enforces these; checking again costs nothing. */
 	if (route->decl.auth != ROUTE_PUBLIC && r->pub.user_id == NULL) {
 		svc_respond_error(&r->pub, 401, "unauthorized", "Authentication required");
+		return;
+	}
+	if (route->decl.auth == ROUTE_ADMIN && !r->pub.admin) {
+		svc_respond_error(&r->pub, 403, "forbidden", "Admin access required");
 		return;
 	}
 	route->fn(&r->pub);
@@ -345,7 +363,7 @@ svc_on_request(struct ipc_request *req, void *arg)
 		break;
 	default:
 		log_warnx("ipc: unexpected %s request", ipc_type_name(req->type));
-		ipc_reply(req, IPC_ERROR, NULL);
+		ipc_reply(req, IPC_ERROR, svc_ipc_error("unexpected request type"));
 		break;
 	}
 }

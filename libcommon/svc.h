@@ -56,7 +56,7 @@ extern const char *const svc_log_levels[];
 	{ "database", "pool_size", CFG_INT, "4", 1, 64, NULL, false,            \
 	  offsetof(type, svc.db_pool_size), "connections in the pool" },        \
 	{ "database", "query_timeout_ms", CFG_INT, "5000", 100, 600000, NULL,   \
-	  true, offsetof(type, svc.db_timeout_ms), "wait for a connection" },   \
+	  false, offsetof(type, svc.db_timeout_ms), "wait for a connection" },   \
 	{ "database", "migrations_dir", CFG_STR,                                \
 	  "/usr/share/enclavr/sql/" sqldir, 1, 1024, NULL, false,               \
 	  offsetof(type, svc.migrations_dir), "where NNN_name.sql files are" }, \
@@ -73,7 +73,7 @@ struct svc_request {
 	struct ipc_request *ipc;
 	const char *method, *path, *query;
 	const char *request_id, *client_addr, *user_agent;
-	const char *user_id, *session_id;	/* NULL on public routes */
+	const char *user_id, *session_id;	/* NULL without a valid token */
 	bool admin;
 	const char *body;			/* NUL-terminated */
 	size_t body_len;

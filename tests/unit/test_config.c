@@ -20,7 +20,7 @@ struct tconf {
 static const char *const modes[] = { "fast", "safe", NULL };
 
 static const struct cfg_opt topts[] = {
-	{ "main", "name", CFG_STR, "enclavr", 0, 8, NULL, true, offsetof(struct tconf, name), "" },
+	{ "main", "name", CFG_STR, "enclavr", 1, 8, NULL, true, offsetof(struct tconf, name), "" },
 	{ "main", "port", CFG_INT, "8080", 1, 65535, NULL, false, offsetof(struct tconf, port), "" },
 	{ "main", "flag", CFG_BOOL, "no", 0, 0, NULL, true, offsetof(struct tconf, flag), "" },
 	{ "other", "mode", CFG_ENUM, "safe", 0, 0, modes, true, offsetof(struct tconf, mode), "" },
@@ -123,6 +123,18 @@ test_syntax_error(void **state)
 }
 
 static void
+test_first_error_wins(void **state)
+{
+	(void)state;
+	/* a syntax error before a bad value is the one reported */
+	expect_error("[main]\nnot ini\nport = 99999\n", 2, "syntax");
+	expect_error("[main\nport = 1\n", 1, "syntax");
+	/* a bad value before a syntax error is the one reported */
+	expect_error("[main]\nport = 99999\nnot ini\n", 2, "outside");
+	expect_error("[main]\nname =\n", 2, "empty");
+}
+
+static void
 test_missing_file(void **state)
 {
 	struct tconf c = { 0 };
@@ -181,6 +193,7 @@ main(void)
 		cmocka_unit_test(test_bad_types_name_line),
 		cmocka_unit_test(test_unknown_key_and_section),
 		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_first_error_wins),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_reload_applies_only_reloadable),
 		cmocka_unit_test(test_dump_round_trips),
