@@ -85,22 +85,19 @@ cleanup() {
 			note "last lines of gatewayd.log:"
 			tail -n 20 "$RUN_DIR/log/gatewayd.log" >&2 || true
 		fi
-		"$ROOT/scripts/stack.sh" down "$RUN_DIR" >/dev/null 2>&1 ||
-			note "stack.sh down $RUN_DIR failed"
+		# --purge also removes the cluster when stack.sh put it in /var/tmp.
+		"$ROOT/scripts/stack.sh" down "$RUN_DIR" $([ "$KEEP" = 1 ] || echo --purge) \
+			>/dev/null 2>&1 || note "stack.sh down $RUN_DIR failed"
 	fi
 	if [ "$KEEP" = 1 ]; then
 		note "kept $TMP"
 	else
-		# stack.sh puts the cluster in /var/tmp when RUN_DIR is unreachable.
-		local pg
-		pg=$(readlink "$RUN_DIR/pg" 2>/dev/null || true)
-		case "$pg" in /var/tmp/enclavr-pg.*) rm -rf "$pg" ;; esac
 		rm -rf "$TMP"
 	fi
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+trap 'note interrupted; exit 130' INT
 trap 'exit 143' TERM
 
 free_port() {
@@ -315,9 +312,9 @@ echo "gatewayd vs nginx, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs; servers on 
 echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency after a $WARMUP warm-up; CPU from /proc/PID/stat" \
 	"(1 tick = $((1000 / CLK_TCK)) ms)"
 echo
-printf '%-13s %9s %9s %8s %8s %7s %7s | %7s %8s %7s %8s %7s %8s %7s %8s | %5s\n' \
+printf '%-13s %9s %9s %8s %8s %7s %7s | %7s %8s %7s %8s %7s %8s %7s %8s | %5s %5s\n' \
 	target requests req/s p50_ms p99_ms non2xx sockerr \
-	gw_s gw_us/r authd_s au_us/r pg_s pg_us/r nginx_s ngx_us/r wrk%
+	gw_s gw_us/r authd_s au_us/r pg_s pg_us/r nginx_s ngx_us/r srv% wrk%
 declare -A RPS CPUR
 for name in "${RUN_NAMES[@]}"; do
 	read -r req rps p50 p99 non2xx se < <(wrk_parse "$OUT/$name.wrk")
@@ -326,9 +323,9 @@ for name in "${RUN_NAMES[@]}"; do
 	    -v gw="${R[$name.gw]}" -v au="${R[$name.authd]}" -v pg="${R[$name.pg]}" \
 	    -v ng="${R[$name.ngx]}" -v wk="${R[$name.wrk]}" 'BEGIN {
 		n = req > 0 ? req : 1
-		printf "%7.2f %8.2f %7.2f %8.2f %7.2f %8.2f %7.2f %8.2f | %5.0f",
+		printf "%7.2f %8.2f %7.2f %8.2f %7.2f %8.2f %7.2f %8.2f | %5.0f %5.0f",
 		    gw/hz, gw/hz*1e6/n, au/hz, au/hz*1e6/n, pg/hz, pg/hz*1e6/n,
-		    ng/hz, ng/hz*1e6/n, wk/hz/(ns/1e9)*100
+		    ng/hz, ng/hz*1e6/n, (gw+au+pg+ng)/hz/(ns/1e9)*100, wk/hz/(ns/1e9)*100
 	}')
 	case $name in
 	nginx-*) CPUR[$name]=$(awk -v t="${R[$name.ngx]}" -v n="$req" 'BEGIN { print (n ? t/n : 0) }') ;;
@@ -347,6 +344,8 @@ echo "server CPU per request vs nginx: static $(ratio "${CPUR[gw-static]}" "${CP
 	"  forwarded $(ratio "${CPUR[gw-forward]}" "${CPUR[nginx-static]}")" \
 	"  db $(ratio "${CPUR[gw-db]}" "${CPUR[nginx-static]}")   (gatewayd's own CPU only; >1 = costlier)"
 echo "columns: *_s = CPU seconds during the measured run, *_us/r = CPU microseconds per request;"
+echo "         srv% = gatewayd+authd+PostgreSQL+nginx CPU over wall time (well under 100% with the"
+echo "         servers on one CPU: something else took that CPU, so req/s is not comparable);"
 echo "         wrk% = wrk's CPU (above ~80% the run is client-bound)"
 
 if [ "$GW_LOG_LINES1" -gt "$GW_LOG_LINES0" ]; then
