@@ -86,8 +86,10 @@ cleanup() {
 			tail -n 20 "$RUN_DIR/log/gatewayd.log" >&2 || true
 		fi
 		# --purge also removes the cluster when stack.sh put it in /var/tmp.
-		"$ROOT/scripts/stack.sh" down "$RUN_DIR" $([ "$KEEP" = 1 ] || echo --purge) \
-			>/dev/null 2>&1 || note "stack.sh down $RUN_DIR failed"
+		local purge=(--purge)
+		[ "$KEEP" = 1 ] && purge=()
+		"$ROOT/scripts/stack.sh" down "$RUN_DIR" "${purge[@]}" >/dev/null 2>&1 ||
+			note "stack.sh down $RUN_DIR failed"
 	fi
 	if [ "$KEEP" = 1 ]; then
 		note "kept $TMP"
