@@ -1,10 +1,60 @@
 /* Access-token checks at the edge: gatewayd holds only the public key. */
 #include "gatewayd.h"
 
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+
+/* Verified tokens, so that a client's every request does not pay for an
+ * Ed25519 verification (tens of microseconds). Direct-mapped by a BLAKE2b
+ * digest of the exact token text: equal digests are the same token, and
+ * only tokens that verified are stored. Expiry is checked on every hit. */
+#define GW_TOKEN_CACHE 4096
+
+struct gw_token_slot {
+	unsigned char digest[crypto_generichash_BYTES];
+	struct token_claims claims;
+	bool used;
+};
+
+static struct gw_token_slot gw_token_cache[GW_TOKEN_CACHE];
+
+static struct gw_token_slot *
+gw_token_slot(const char *tok, unsigned char digest[crypto_generichash_BYTES])
+{
+	unsigned idx;
+
+	crypto_generichash(digest, crypto_generichash_BYTES,
+	    (const unsigned char *)tok, strlen(tok), NULL, 0);
+	memcpy(&idx, digest, sizeof(idx));
+	return &gw_token_cache[idx % GW_TOKEN_CACHE];
+}
+
+/* token_verify through the cache. */
+static enum token_err
+gw_token_verify(struct gw *gw, const char *tok, long long now,
+    struct token_claims *out)
+{
+	unsigned char digest[crypto_generichash_BYTES];
+	struct gw_token_slot *s = gw_token_slot(tok, digest);
+	enum token_err err;
+
+	if (s->used && sodium_memcmp(s->digest, digest, sizeof(digest)) == 0) {
+		if (s->claims.exp <= now)
+			return TOKEN_EXPIRED;
+		*out = s->claims;
+		return TOKEN_OK;
+	}
+	err = token_verify(tok, gw->public_key, now, out);
+	if (err == TOKEN_OK) {
+		memcpy(s->digest, digest, sizeof(digest));
+		s->claims = *out;
+		s->used = true;
+	}
+	return err;
+}
 
 void
 gw_auth_load_key(struct gw *gw)
@@ -39,6 +89,15 @@ gw_auth_token(const struct gw_request *r, char *buf, size_t len, bool *bad_forma
 	return gw_query_param(r->query, "token", buf, len) > 0 ? buf : NULL;
 }
 
+/* 401 with the Bearer challenge (RFC 6750 section 3). */
+static void
+gw_auth_refuse(struct gw_request *r, const char *code, const char *message,
+    bool token_error)
+{
+	gw_respond_error_with(r, 401, code, message, "WWW-Authenticate", token_error ?
+	    "Bearer realm=\"enclavr\", error=\"invalid_token\"" : "Bearer realm=\"enclavr\"");
+}
+
 int
 gw_auth_check(struct gw_request *r, enum route_auth level)
 {
@@ -49,23 +108,23 @@ gw_auth_check(struct gw_request *r, enum route_auth level)
 	enum token_err err = TOKEN_MALFORMED;
 
 	if (tok != NULL && gw->have_key)
-		err = token_verify(tok, gw->public_key, (long long)time(NULL),
+		err = gw_token_verify(gw, tok, (long long)time(NULL),
 		    &r->principal.claims);
 	r->principal.present = err == TOKEN_OK;
 	if (level == ROUTE_PUBLIC)
 		return 0;
 	if (bad_format) {
-		gw_respond_error(r, 401, "unauthorized", "Invalid authorization format");
+		gw_auth_refuse(r, "unauthorized", "Invalid authorization format", false);
 		return -1;
 	}
 	if (tok == NULL) {
-		gw_respond_error(r, 401, "unauthorized", "Authorization required");
+		gw_auth_refuse(r, "unauthorized", "Authorization required", false);
 		return -1;
 	}
 	if (err != TOKEN_OK) {
 		log_req(LOG_LVL_INFO, r->request_id, "token refused: %s", token_strerror(err));
-		gw_respond_error(r, 401, err == TOKEN_EXPIRED ? "token_expired" :
-		    "invalid_token", token_strerror(err));
+		gw_auth_refuse(r, err == TOKEN_EXPIRED ? "token_expired" : "invalid_token",
+		    token_strerror(err), true);
 		return -1;
 	}
 	if (level == ROUTE_ADMIN && !r->principal.claims.adm) {

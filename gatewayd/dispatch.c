@@ -9,6 +9,8 @@
 #include "json.h"
 #include "log.h"
 
+#define GW_UNROUTED_BODY_MAX (64 * 1024)
+
 static bool
 gw_is_api_path(const char *path)
 {
@@ -25,10 +27,13 @@ gw_dispatch_prepare(struct gw_request *r)
 	if (strcmp(r->method, "OPTIONS") == 0)
 		return;
 	/* The route is looked up again at dispatch: the table may change
-	 * while the body arrives. */
+	 * while the body arrives. A request no route takes may still carry a
+	 * small body, so that it gets its real answer (404, 405, 503). */
 	if (gw_router_match(&gw->router, r->method, r->path, &route, NULL, 0) ==
 	    GW_MATCH_FOUND)
 		r->body_limit = route->body_limit;
+	else
+		r->body_limit = GW_UNROUTED_BODY_MAX;
 }
 
 static void

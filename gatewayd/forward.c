@@ -172,8 +172,7 @@ gw_forward(struct gw_request *r)
 		return;
 	}
 	r->work = up;
-	call = ipc_call_start(up->cli, IPC_HTTP_REQUEST, gw_next_ipc_id(r->conn->gw),
-	    env, strlen(env), (int)r->conn->gw->conf->upstream_timeout_ms,
+	call = ipc_call_start(up->cli, IPC_HTTP_REQUEST, env, strlen(env), (int)r->conn->gw->conf->upstream_timeout_ms,
 	    gw_forward_reply, r);
 	free(env);
 	if (call == NULL) {

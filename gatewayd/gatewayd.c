@@ -116,7 +116,6 @@ gw_run(struct gw *gw)
 	struct event *watchdog;
 
 	gw->base = daemon_base_new();
-	gw->q = loopq_new(gw->base);
 	gw->started_ms = time_mono_ms();
 	gw_router_init(&gw->router);
 	gw_auth_load_key(gw);
@@ -132,9 +131,7 @@ gw_run(struct gw *gw)
 
 	gw_http_stop_accepting(gw);
 	gw_http_free_all(gw);		/* cancels their calls */
-	gw_upstreams_shutdown(gw);
-	loopq_free(gw->q);		/* finishes what was queued */
-	gw_upstreams_free(gw);
+	gw_upstreams_stop(gw);
 	redis_close(gw->redis);
 	if (watchdog)
 		event_free(watchdog);

@@ -114,6 +114,7 @@ struct gw_conn {
 	bool closing;			/* no more requests on it */
 	bool freeing;			/* release scheduled */
 	bool lingering;			/* half-closed, discarding input */
+	bool peer_eof;			/* the client will send nothing more */
 	struct gw_conn *prev, *next;
 };
 
@@ -122,7 +123,6 @@ struct gw {
 	const char *conf_path;
 	bool debug;
 	struct event_base *base;
-	struct loopq *q;
 	struct evconnlistener *listener;
 	struct gw_router router;
 	struct gw_upstream up[GW_NUPSTREAMS];
@@ -131,7 +131,6 @@ struct gw {
 	bool have_key;
 	struct gw_conn *conns;
 	int nconns;
-	uint64_t next_ipc_id;
 	long long started_ms;
 	bool draining;
 	struct event *tick;
@@ -172,17 +171,17 @@ void gw_response_body_ref(struct gw_request *r, const void *data, size_t len,
 void gw_respond_json(struct gw_request *r, int status, const char *json, size_t len);
 void gw_respond_error(struct gw_request *r, int status, const char *code,
     const char *message);
+/* An error that carries one more header (Allow, WWW-Authenticate...). */
+void gw_respond_error_with(struct gw_request *r, int status, const char *code,
+    const char *message, const char *hname, const char *hvalue);
 void gw_respond_405(struct gw_request *r, const char *allow);
 void gw_respond_preflight(struct gw_request *r);
 const char *gw_status_text(int status);
 
 /* upstream.c */
 void gw_upstreams_start(struct gw *gw);
-/* Teardown, around freeing the loopq (see ipc.h). */
-void gw_upstreams_shutdown(struct gw *gw);
-void gw_upstreams_free(struct gw *gw);
+void gw_upstreams_stop(struct gw *gw);
 bool gw_upstream_up(const struct gw_upstream *u);
-uint64_t gw_next_ipc_id(struct gw *gw);
 
 /* forward.c */
 void gw_forward(struct gw_request *r);

@@ -20,6 +20,7 @@
 #define GW_LINGER_MS 2000
 
 static void gw_conn_process(struct gw_conn *c);
+static void gw_conn_end(struct gw_conn *c);
 static void gw_conn_close(struct gw_conn *c);
 static void gw_conn_arm_timer(struct gw_conn *c, long long ms);
 
@@ -162,6 +163,12 @@ gw_request_done(struct gw_request *r)
 	c->header_bytes = 0;
 	c->last_header_cb = 0;
 	http_parser_pause(&c->parser, 0);
+	if (c->peer_eof) {
+		/* Nothing more will come: answer what is buffered, then end. */
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			gw_conn_end(c);
+		return;
+	}
 	gw_conn_arm_timer(c, c->gw->conf->idle_timeout_ms);
 	bufferevent_enable(c->bev, EV_READ);
 	/* Pipelined requests already buffered are picked up by the loop in
@@ -218,6 +225,15 @@ gw_header_bytes(struct gw_conn *c, size_t len)
 	return 0;
 }
 
+/* RFC 9110 token characters, the only ones a header name may hold: no
+ * space before the colon, which intermediaries read differently. */
+static bool
+gw_is_tchar(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int
 gw_on_header_field(http_parser *p, const char *at, size_t len)
 {
@@ -226,6 +242,12 @@ gw_on_header_field(http_parser *p, const char *at, size_t len)
 
 	if (gw_header_bytes(c, len) < 0)
 		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!gw_is_tchar((unsigned char)at[i])) {
+			gw_request_fail(r, 400, "bad_header", "Malformed header name");
+			return -1;
+		}
+	}
 	if (c->last_header_cb != 1) {
 		if (r->nheaders == GW_MAX_HEADERS) {
 			gw_request_fail(r, 431, "headers_too_large", "Too many headers");
@@ -307,6 +329,26 @@ gw_request_id_ok(const char *s)
 	return true;
 }
 
+/* Expect: 100-continue is answered as soon as the body is wanted (RFC 9110
+ * section 10.1.1); any other expectation is refused with 417. */
+static int
+gw_expect(struct gw_conn *c, struct gw_request *r)
+{
+	const char *expect = gw_request_header(r, "Expect");
+	bool body = (c->parser.flags & F_CHUNKED) ||
+	    (c->parser.content_length != ULLONG_MAX && c->parser.content_length > 0);
+
+	if (expect == NULL)
+		return 0;
+	if (strcasecmp(expect, "100-continue") != 0) {
+		gw_request_fail(r, 417, "expectation_failed", "Only 100-continue is supported");
+		return -1;
+	}
+	if (body && c->parser.http_minor >= 1)
+		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	return 0;
+}
+
 static int
 gw_on_headers_complete(http_parser *p)
 {
@@ -347,7 +389,7 @@ gw_on_headers_complete(http_parser *p)
 		gw_request_fail(r, 413, "body_too_large", "The request body is too large");
 		return -1;
 	}
-	return 0;
+	return gw_expect(c, r);
 }
 
 static int
@@ -473,8 +515,11 @@ gw_conn_process(struct gw_conn *c)
 			gw_conn_parse_error(c);
 			return;
 		}
-		if (!c->req->complete)
+		if (!c->req->complete) {
+			if (c->peer_eof)	/* it can never complete */
+				gw_conn_end(c);
 			return;		/* wait for more bytes; c->req stays */
+		}
 		evtimer_del(c->timer);
 		bufferevent_disable(c->bev, EV_READ);
 		gw_dispatch(c->req);
@@ -543,12 +588,41 @@ gw_conn_write_cb(struct bufferevent *bev, void *arg)
 		gw_conn_process(c);
 }
 
+/* Ends the connection once what is queued is sent. */
+static void
+gw_conn_end(struct gw_conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		gw_conn_close(c);
+}
+
+/* The client half-closed: requests it already sent are still answered. */
+static void
+gw_conn_peer_eof(struct gw_conn *c)
+{
+	c->peer_eof = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (c->req != NULL && c->req->complete)
+		return;			/* its response ends the connection */
+	if (c->req == NULL && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		gw_conn_process(c);
+		return;
+	}
+	gw_conn_end(c);
+}
+
 static void
 gw_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct gw_conn *c = arg;
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		gw_conn_close(arg);
+
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->closing)
+		gw_conn_peer_eof(c);
+	else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		gw_conn_close(c);
 }
 
 /* Slow or idle clients: an idle keep-alive connection is closed; a request

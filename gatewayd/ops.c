@@ -89,7 +89,8 @@ gw_health_reply(enum ipc_call_result res, int type, cJSON *body, void *arg)
 	cJSON *d;
 
 	gw_request_untrack_call(h->r, s->call);
-	if (res == IPC_CALL_OK && type == IPC_PONG && cJSON_IsObject(body)) {
+	if (res == IPC_CALL_OK && type == IPC_PONG && cJSON_IsObject(body) &&
+	    u->routes_loaded) {
 		d = cJSON_Duplicate(body, 1);
 		cJSON_AddStringToObject(d, "status", "up");
 		cJSON_AddNumberToObject(d, "routes", u->nroutes);
@@ -97,7 +98,8 @@ gw_health_reply(enum ipc_call_result res, int type, cJSON *body, void *arg)
 		d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "status", "down");
 		cJSON_AddStringToObject(d, "reason", res == IPC_CALL_TIMEOUT ?
-		    "no answer in time" : "unreachable");
+		    "no answer in time" : res == IPC_CALL_OK ? "routes not announced yet" :
+		    "unreachable");
 		if (h->missing == NULL)
 			h->missing = u->name;
 	}
@@ -123,14 +125,16 @@ gw_ops_health(struct gw_request *r)
 	for (int i = 0; i < GW_NUPSTREAMS; i++) {
 		struct gw_health_slot *s = &h->slots[i];
 		s->h = h, s->idx = i;
-		s->call = ipc_call_start(gw->up[i].cli, IPC_PING, gw_next_ipc_id(gw),
-		    "{}", 2, GW_HEALTH_TIMEOUT_MS, gw_health_reply, s);
-		if (s->call == NULL) {
-			gw_respond_error(r, 500, "internal", "Out of memory");
-			return;
-		}
-		gw_request_track_call(r, s->call);
 		h->pending++;
+		s->call = ipc_call_start(gw->up[i].cli, IPC_PING, "{}", 2,
+		    GW_HEALTH_TIMEOUT_MS, gw_health_reply, s);
+		if (s->call != NULL)
+			gw_request_track_call(r, s->call);
+	}
+	/* Daemons that cannot be asked now are down; the last one answers. */
+	for (int i = 0; i < GW_NUPSTREAMS; i++) {
+		if (h->slots[i].call == NULL)
+			gw_health_reply(IPC_CALL_FAILED, 0, NULL, &h->slots[i]);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "uuid.h"
 
 #define GW_CSP "default-src 'self'; script-src 'self'; style-src 'self' " \
 	"'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; " \
@@ -37,6 +38,7 @@ gw_status_text(int status)
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
@@ -106,6 +108,8 @@ gw_response_start(struct gw_request *r, int status)
 
 	r->status = status;
 	r->responded = true;
+	if (r->request_id[0] == '\0')	/* refused before its headers ended */
+		uuid_v4(r->request_id);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: enclavr\r\n"
 	    "X-Request-ID: %s\r\n"
 	    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
@@ -173,16 +177,24 @@ gw_respond_error(struct gw_request *r, int status, const char *code,
 }
 
 void
-gw_respond_405(struct gw_request *r, const char *allow)
+gw_respond_error_with(struct gw_request *r, int status, const char *code,
+    const char *message, const char *hname, const char *hvalue)
 {
-	char *body = json_error_body("method_not_allowed",
-	    "This method is not allowed here");
+	char *body = json_error_body(code, message);
 
-	gw_response_start(r, 405);
-	gw_response_header(r, "Allow", allow);
+	gw_response_start(r, status);
+	gw_response_header(r, hname, hvalue);
 	gw_response_header(r, "Content-Type", "application/json");
+	gw_response_header(r, "Cache-Control", "no-store");
 	gw_response_body(r, body ? body : "", body ? strlen(body) : 0);
 	free(body);
+}
+
+void
+gw_respond_405(struct gw_request *r, const char *allow)
+{
+	gw_respond_error_with(r, 405, "method_not_allowed",
+	    "This method is not allowed here", "Allow", allow);
 }
 
 void

@@ -10,15 +10,9 @@
 #include "uuid.h"
 
 #define GW_ROUTES_TIMEOUT_MS 2000
-#define GW_TICK_MS 500
+#define GW_TICK_MS 200
 
 static const char *gw_upstream_names[GW_NUPSTREAMS] = { "authd", "chatd", "voiced" };
-
-uint64_t
-gw_next_ipc_id(struct gw *gw)
-{
-	return ++gw->next_ipc_id;
-}
 
 bool
 gw_upstream_up(const struct gw_upstream *u)
@@ -94,8 +88,7 @@ gw_upstream_fetch_routes(struct gw_upstream *u)
 {
 	if (u->fetching || u->gw->draining)
 		return;
-	u->fetching = ipc_call_start(u->cli, IPC_ROUTES_GET, gw_next_ipc_id(u->gw),
-	    "{}", 2, GW_ROUTES_TIMEOUT_MS, gw_upstream_routes_cb, u) != NULL;
+	u->fetching = ipc_call_start(u->cli, IPC_ROUTES_GET, "{}", 2, GW_ROUTES_TIMEOUT_MS, gw_upstream_routes_cb, u) != NULL;
 }
 
 static void
@@ -140,8 +133,8 @@ gw_upstreams_start(struct gw *gw)
 		struct gw_upstream *u = &gw->up[i];
 		u->gw = gw;
 		u->name = gw_upstream_names[i];
-		u->cli = ipc_client_open(gw->q, gw->conf->up_url[i]);
-		u->sub = ipc_sub_open(gw->q, gw->conf->up_events[i], gw_upstream_event, u);
+		u->cli = ipc_client_open(gw->base, gw->conf->up_url[i]);
+		u->sub = ipc_sub_open(gw->base, gw->conf->up_events[i], gw_upstream_event, u);
 		if (ipc_sub_subscribe(u->sub, "heartbeat.") < 0)
 			fatalx("%s: cannot subscribe to heartbeats", u->name);
 		gw_upstream_fetch_routes(u);
@@ -151,24 +144,15 @@ gw_upstreams_start(struct gw *gw)
 }
 
 void
-gw_upstreams_shutdown(struct gw *gw)
+gw_upstreams_stop(struct gw *gw)
 {
 	for (int i = 0; i < GW_NUPSTREAMS; i++) {
-		ipc_sub_shutdown(gw->up[i].sub);
-		ipc_client_shutdown(gw->up[i].cli);
+		ipc_sub_close(gw->up[i].sub);
+		ipc_client_close(gw->up[i].cli);
+		gw->up[i].sub = NULL;
+		gw->up[i].cli = NULL;
 	}
 	if (gw->tick != NULL)
 		event_free(gw->tick);
 	gw->tick = NULL;
-}
-
-void
-gw_upstreams_free(struct gw *gw)
-{
-	for (int i = 0; i < GW_NUPSTREAMS; i++) {
-		ipc_sub_free(gw->up[i].sub);
-		ipc_client_free(gw->up[i].cli);
-		gw->up[i].sub = NULL;
-		gw->up[i].cli = NULL;
-	}
 }

@@ -1,6 +1,5 @@
 #include "daemon.h"
 
-#include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +86,9 @@ daemon_reload_config(const struct cfg_opt *table, void *conf,
 struct event_base *
 daemon_base_new(void)
 {
-	struct event_base *base;
+	struct event_base *base = event_base_new();
 
-	if (evthread_use_pthreads() < 0 || (base = event_base_new()) == NULL)
+	if (base == NULL)
 		fatalx("cannot create the event loop");
 	return base;
 }

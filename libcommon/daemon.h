@@ -27,7 +27,7 @@ void daemon_load_config(const char *prog, const struct cfg_opt *table,
  * reloadable options to conf; a bad file is logged and ignored. */
 void daemon_reload_config(const struct cfg_opt *table, void *conf,
     size_t conf_size, const char *path);
-/* An event base whose events may be activated from other threads. */
+/* The daemon's event loop; everything runs on its thread. */
 struct event_base *daemon_base_new(void);
 
 typedef void (*daemon_signal_fn)(void *arg);

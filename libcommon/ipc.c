@@ -6,16 +6,17 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
 #include "log.h"
-#include "uuid.h"
 
 #define IPC_RECONNECT_MIN_MS 100
 #define IPC_RECONNECT_MAX_MS 1000
+#define IPC_QUEUE_MSGS 1024		/* nng's send and receive queues */
+#define IPC_BACKTRACE_MAX 64		/* bytes of a raw REP request header */
+#define IPC_CALL_BUCKETS 1024
 
 /* Builds "[topic\0]header body" into a new nng message. */
 static nng_msg *
@@ -38,166 +39,202 @@ ipc_msg_build(const char *topic, enum ipc_type type, uint64_t id,
 }
 
 static void
-ipc_dial_tuning(nng_socket s)
+ipc_socket_tuning(nng_socket s)
 {
 	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, IPC_RECONNECT_MIN_MS);
 	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, IPC_RECONNECT_MAX_MS);
+	nng_socket_set_int(s, NNG_OPT_SENDBUF, IPC_QUEUE_MSGS);
+	nng_socket_set_int(s, NNG_OPT_RECVBUF, IPC_QUEUE_MSGS);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, IPC_MAX_BODY + IPC_HDR_LEN + IPC_MAX_TOPIC + 1);
+}
+
+/* A persistent read event on the socket's pollable receive descriptor. */
+static struct event *
+ipc_watch(struct event_base *base, nng_socket s, event_callback_fn cb, void *arg)
+{
+	struct event *ev;
+	int fd;
+
+	if (nng_socket_get_int(s, NNG_OPT_RECVFD, &fd) != 0 ||
+	    (ev = event_new(base, fd, EV_READ | EV_PERSIST, cb, arg)) == NULL ||
+	    event_add(ev, NULL) < 0)
+		fatalx("ipc: cannot watch a socket");
+	return ev;
+}
+
+/* The next waiting message, or NULL when none waits. */
+static nng_msg *
+ipc_recv_nowait(nng_socket s)
+{
+	nng_msg *m;
+	int rv = nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK);
+
+	if (rv == 0)
+		return m;
+	if (rv != NNG_EAGAIN && rv != NNG_ECLOSED)
+		log_warnx("ipc: receive: %s", nng_strerror(rv));
+	return NULL;
 }
 
 /* ------------------------------------------------------------ server */
 
-struct ipc_srv_ctx {
-	struct loopq_item item;		/* first: the loopq hands it back */
+/* A request held by a handler: the request and where the reply goes. */
+struct ipc_srv_req {
+	struct ipc_request req;		/* first */
 	struct ipc_server *srv;
-	nng_ctx ctx;
-	nng_aio *aio;
-	bool sending;
-	struct ipc_request req;
+	struct ipc_srv_req *prev, *next;
+	size_t btlen;
+	uint8_t backtrace[IPC_BACKTRACE_MAX];
 };
 
 struct ipc_server {
 	nng_socket sock;
-	struct loopq *q;
+	struct event *ev;
 	ipc_request_fn fn;
 	void *arg;
-	int nctx;
+	int max_inflight;
 	int inflight;
-	bool closed;
-	struct ipc_srv_ctx *ctxs;
+	struct ipc_srv_req *live;
 };
 
 static void
-ipc_srv_reply_text(struct ipc_srv_ctx *c, enum ipc_type type, uint64_t id,
-    const char *text, size_t len)
+ipc_srv_send(struct ipc_server *s, const uint8_t *bt, size_t btlen,
+    enum ipc_type type, uint64_t id, const char *text, size_t len)
 {
 	nng_msg *m = ipc_msg_build(NULL, type, id, text, len);
+	int rv;
 
-	if (m == NULL) {
-		log_warnx("ipc: cannot build a reply; dropping request %llu",
-		    (unsigned long long)id);
-		nng_ctx_recv(c->ctx, c->aio);
+	if (m == NULL || nng_msg_header_append(m, bt, btlen) != 0) {
+		log_warnx("ipc: cannot build the reply to %llu", (unsigned long long)id);
+		if (m != NULL)
+			nng_msg_free(m);
 		return;
 	}
-	c->sending = true;
-	nng_aio_set_msg(c->aio, m);
-	nng_ctx_send(c->ctx, c->aio);
+	if ((rv = nng_sendmsg(s->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
+		log_warnx("ipc: reply %llu dropped: %s", (unsigned long long)id,
+		    nng_strerror(rv));
+		nng_msg_free(m);
+	}
 }
 
 static void
-ipc_srv_refuse(struct ipc_srv_ctx *c, uint64_t id, const char *why)
+ipc_srv_refuse(struct ipc_server *s, const uint8_t *bt, size_t btlen,
+    uint64_t id, const char *why)
 {
 	char *text = json_error_body("bad_request", why);
-	ipc_srv_reply_text(c, IPC_ERROR, id, text ? text : "{}",
+
+	ipc_srv_send(s, bt, btlen, IPC_ERROR, id, text ? text : "{}",
 	    text ? strlen(text) : 2);
 	free(text);
 }
 
-/* Runs on the loop's thread with a freshly received request. */
+/* Reads one request and hands it to the daemon, or refuses it. */
 static void
-ipc_srv_dispatch(struct loopq_item *item)
+ipc_srv_take(struct ipc_server *s, nng_msg *m)
 {
-	struct ipc_srv_ctx *c = (struct ipc_srv_ctx *)item;
-	nng_msg *m = nng_aio_get_msg(c->aio);
+	struct ipc_srv_req *r;
 	struct ipc_frame fr;
 	enum ipc_frame_err err;
+	size_t btlen = nng_msg_header_len(m);
 
-	if (c->srv->closed) {
+	if (btlen > IPC_BACKTRACE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
 		nng_msg_free(m);
 		return;
 	}
+	r->srv = s;
+	r->btlen = btlen;
+	memcpy(r->backtrace, nng_msg_header(m), btlen);
 	err = ipc_frame_parse(nng_msg_body(m), nng_msg_len(m), &fr);
-	if (err != IPC_OK) {
-		log_warnx("ipc: refusing a request: %s%s", ipc_frame_strerror(err),
-		    err == IPC_EVERSION ? " (peer runs another protocol version)" : "");
-		nng_msg_free(m);
-		ipc_srv_refuse(c, 0, ipc_frame_strerror(err));
-		return;
-	}
-	c->req.type = fr.type;
-	c->req.id = fr.id;
-	c->req.body = json_parse_exact(fr.body, fr.body_len);
+	if (err == IPC_OK)
+		r->req.body = json_parse_exact(fr.body, fr.body_len);
 	nng_msg_free(m);
-	if (c->req.body == NULL) {
-		log_warnx("ipc: request %llu has no valid JSON body",
-		    (unsigned long long)fr.id);
-		ipc_srv_refuse(c, fr.id, "body is not JSON");
+	if (err != IPC_OK || r->req.body == NULL) {
+		log_warnx("ipc: refusing a request: %s%s", err != IPC_OK ?
+		    ipc_frame_strerror(err) : "body is not JSON",
+		    err == IPC_EVERSION ? " (peer runs another protocol version)" : "");
+		ipc_srv_refuse(s, r->backtrace, btlen, fr.id,
+		    err != IPC_OK ? ipc_frame_strerror(err) : "body is not JSON");
+		free(r);
 		return;
 	}
-	c->srv->inflight++;
-	c->srv->fn(&c->req, c->srv->arg);
+	r->req.type = fr.type;
+	r->req.id = fr.id;
+	r->next = s->live;
+	if (s->live)
+		s->live->prev = r;
+	s->live = r;
+	s->inflight++;
+	s->fn(&r->req, s->arg);
 }
 
-/* nng's thread: only moves the message along. */
 static void
-ipc_srv_aio_cb(void *arg)
+ipc_srv_readable_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ipc_srv_ctx *c = arg;
-	int rv = nng_aio_result(c->aio);
+	struct ipc_server *s = arg;
+	nng_msg *m;
+	(void)fd, (void)what;
 
-	if (c->sending) {
-		c->sending = false;
-		if (rv != 0)
-			nng_msg_free(nng_aio_get_msg(c->aio));
-		if (rv == NNG_ECLOSED)
-			return;
-		nng_ctx_recv(c->ctx, c->aio);
-		return;
-	}
-	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-		return;
-	if (rv != 0) {
-		nng_ctx_recv(c->ctx, c->aio);
-		return;
-	}
-	loopq_push(c->srv->q, &c->item);
+	while (s->inflight < s->max_inflight && (m = ipc_recv_nowait(s->sock)) != NULL)
+		ipc_srv_take(s, m);
+	if (s->inflight >= s->max_inflight)
+		event_del(s->ev);	/* resumed by ipc_reply */
 }
 
 struct ipc_server *
-ipc_server_open(struct loopq *q, const char *url, int nctx, ipc_request_fn fn,
-    void *arg)
+ipc_server_open(struct event_base *base, const char *url, int max_inflight,
+    ipc_request_fn fn, void *arg)
 {
 	struct ipc_server *s = calloc(1, sizeof(*s));
 	int rv;
 
-	if (s == NULL || (s->ctxs = calloc((size_t)nctx, sizeof(*s->ctxs))) == NULL)
+	if (s == NULL)
 		fatalx("ipc: out of memory");
-	s->q = q, s->fn = fn, s->arg = arg, s->nctx = nctx;
-	if ((rv = nng_rep0_open(&s->sock)) != 0)
+	s->fn = fn, s->arg = arg, s->max_inflight = max_inflight;
+	if ((rv = nng_rep0_open_raw(&s->sock)) != 0)
 		fatalx("ipc: rep socket: %s", nng_strerror(rv));
-	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, IPC_MAX_BODY + IPC_HDR_LEN);
+	ipc_socket_tuning(s->sock);
 	if ((rv = nng_listen(s->sock, url, NULL, 0)) != 0)
 		fatalx("ipc: cannot listen on %s: %s", url, nng_strerror(rv));
-	for (int i = 0; i < nctx; i++) {
-		struct ipc_srv_ctx *c = &s->ctxs[i];
-		c->srv = s;
-		c->item.run = ipc_srv_dispatch;
-		if (nng_aio_alloc(&c->aio, ipc_srv_aio_cb, c) != 0 ||
-		    nng_ctx_open(&c->ctx, s->sock) != 0)
-			fatalx("ipc: cannot open context %d", i);
-		nng_ctx_recv(c->ctx, c->aio);
-	}
+	s->ev = ipc_watch(base, s->sock, ipc_srv_readable_cb, s);
 	log_info("ipc: serving requests on %s", url);
 	return s;
+}
+
+static void
+ipc_srv_req_free(struct ipc_srv_req *r)
+{
+	struct ipc_server *s = r->srv;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		s->live = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	cJSON_Delete(r->req.body);
+	free(r);
 }
 
 void
 ipc_reply(struct ipc_request *req, enum ipc_type type, cJSON *body)
 {
-	struct ipc_srv_ctx *c = (struct ipc_srv_ctx *)((char *)req -
-	    offsetof(struct ipc_srv_ctx, req));
+	struct ipc_srv_req *r = (struct ipc_srv_req *)req;
+	struct ipc_server *s = r->srv;
 	char *text = body ? cJSON_PrintUnformatted(body) : strdup("{}");
 
 	cJSON_Delete(body);
-	cJSON_Delete(req->body);
-	req->body = NULL;
-	c->srv->inflight--;
 	if (text == NULL) {
 		log_warnx("ipc: reply %llu could not be encoded", (unsigned long long)req->id);
-		ipc_srv_refuse(c, req->id, "reply could not be encoded");
-		return;
+		ipc_srv_refuse(s, r->backtrace, r->btlen, req->id, "reply could not be encoded");
+	} else {
+		ipc_srv_send(s, r->backtrace, r->btlen, type, req->id, text, strlen(text));
 	}
-	ipc_srv_reply_text(c, type, req->id, text, strlen(text));
 	free(text);
+	ipc_srv_req_free(r);
+	if (s->inflight-- == s->max_inflight) {
+		event_add(s->ev, NULL);
+		event_active(s->ev, EV_READ, 0);	/* what queued meanwhile */
+	}
 }
 
 int
@@ -207,52 +244,35 @@ ipc_server_inflight(const struct ipc_server *srv)
 }
 
 void
-ipc_server_shutdown(struct ipc_server *s)
+ipc_server_close(struct ipc_server *s)
 {
 	if (s == NULL)
 		return;
-	s->closed = true;
+	event_free(s->ev);
 	nng_close(s->sock);
-	for (int i = 0; i < s->nctx; i++)
-		nng_aio_stop(s->ctxs[i].aio);
-}
-
-void
-ipc_server_free(struct ipc_server *s)
-{
-	if (s == NULL)
-		return;
-	for (int i = 0; i < s->nctx; i++) {
-		nng_aio_free(s->ctxs[i].aio);
-		cJSON_Delete(s->ctxs[i].req.body);
-	}
-	free(s->ctxs);
+	while (s->live != NULL)
+		ipc_srv_req_free(s->live);
 	free(s);
 }
 
 /* ------------------------------------------------------------ client */
 
-struct ipc_client {
-	nng_socket sock;
-	struct loopq *q;
-	atomic_int npipes;		/* live connections, from nng's threads */
-	bool closed;
-	struct ipc_call *calls;		/* in flight; loop thread only */
-};
-
 struct ipc_call {
-	struct loopq_item item;		/* first */
 	struct ipc_client *cli;
-	nng_ctx ctx;
-	nng_aio *aio;
-	bool receiving;
-	long long deadline;
-	int result;
-	nng_msg *reply;
 	uint64_t id;
+	struct event *timer;
 	ipc_reply_fn cb;
 	void *arg;
-	struct ipc_call *prev, *next;	/* in the client's list */
+	struct ipc_call *hnext;		/* in the client's id table */
+};
+
+struct ipc_client {
+	nng_socket sock;
+	struct event_base *base;
+	struct event *ev;
+	atomic_int npipes;		/* live connections, from nng's threads */
+	uint64_t next_id;
+	struct ipc_call *calls[IPC_CALL_BUCKETS];
 };
 
 /* nng's thread: counts the connections to the server. */
@@ -274,158 +294,165 @@ ipc_client_connected(struct ipc_client *cli)
 	return atomic_load(&cli->npipes) > 0;
 }
 
+/* Removes the call with id from the table and returns it, or NULL. */
+static struct ipc_call *
+ipc_call_take(struct ipc_client *cli, uint64_t id)
+{
+	struct ipc_call **pp = &cli->calls[id % IPC_CALL_BUCKETS], *c;
+
+	for (; (c = *pp) != NULL; pp = &c->hnext) {
+		if (c->id == id) {
+			*pp = c->hnext;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void
+ipc_call_free(struct ipc_call *call)
+{
+	event_free(call->timer);
+	free(call);
+}
+
+/* Runs the callback, then frees the call (already out of the table). */
+static void
+ipc_call_finish(struct ipc_call *call, enum ipc_call_result res, int type,
+    cJSON *body)
+{
+	call->cb(res, type, body, call->arg);
+	ipc_call_free(call);
+}
+
+static void
+ipc_client_deliver(struct ipc_client *cli, nng_msg *m)
+{
+	struct ipc_frame fr;
+	enum ipc_frame_err err = ipc_frame_parse(nng_msg_body(m), nng_msg_len(m), &fr);
+	struct ipc_call *call;
+	cJSON *body;
+
+	if (err != IPC_OK) {
+		log_warnx("ipc: unreadable reply: %s", ipc_frame_strerror(err));
+	} else if ((call = ipc_call_take(cli, fr.id)) == NULL) {
+		log_debug("ipc: late reply %llu dropped", (unsigned long long)fr.id);
+	} else if ((body = json_parse_exact(fr.body, fr.body_len)) == NULL) {
+		log_warnx("ipc: reply %llu is not JSON", (unsigned long long)fr.id);
+		ipc_call_finish(call, IPC_CALL_FAILED, fr.type, NULL);
+	} else {
+		ipc_call_finish(call, IPC_CALL_OK, fr.type, body);
+		cJSON_Delete(body);
+	}
+	nng_msg_free(m);
+}
+
+static void
+ipc_client_readable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_client *cli = arg;
+	nng_msg *m;
+	(void)fd, (void)what;
+
+	while ((m = ipc_recv_nowait(cli->sock)) != NULL)
+		ipc_client_deliver(cli, m);
+}
+
 struct ipc_client *
-ipc_client_open(struct loopq *q, const char *url)
+ipc_client_open(struct event_base *base, const char *url)
 {
 	struct ipc_client *c = calloc(1, sizeof(*c));
 	int rv;
 
 	if (c == NULL)
 		fatalx("ipc: out of memory");
-	c->q = q;
-	if ((rv = nng_req0_open(&c->sock)) != 0)
+	c->base = base;
+	if ((rv = nng_req0_open_raw(&c->sock)) != 0)
 		fatalx("ipc: req socket: %s", nng_strerror(rv));
-	/* A forwarded request is not idempotent: never resend it. */
-	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, IPC_MAX_BODY + IPC_HDR_LEN);
-	ipc_dial_tuning(c->sock);
+	ipc_socket_tuning(c->sock);
 	if (nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, ipc_client_pipe_cb, c) != 0 ||
 	    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, ipc_client_pipe_cb, c) != 0)
 		fatalx("ipc: cannot watch connections to %s", url);
 	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
 		fatalx("ipc: cannot dial %s: %s", url, nng_strerror(rv));
+	c->ev = ipc_watch(base, c->sock, ipc_client_readable_cb, c);
 	return c;
 }
 
 static void
-ipc_call_free(struct ipc_call *call)
-{
-	struct ipc_client *cli = call->cli;
-
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		cli->calls = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
-	nng_aio_free(call->aio);
-	nng_ctx_close(call->ctx);
-	if (call->reply != NULL)
-		nng_msg_free(call->reply);
-	free(call);
-}
-
-/* Loop thread: decode the reply and hand it to the caller. */
-static void
-ipc_call_finish(struct loopq_item *item)
-{
-	struct ipc_call *call = (struct ipc_call *)item;
-	enum ipc_call_result res = IPC_CALL_FAILED;
-	struct ipc_frame fr = { 0 };
-	cJSON *body = NULL;
-
-	if (call->result == NNG_ETIMEDOUT) {
-		res = IPC_CALL_TIMEOUT;
-	} else if (call->result == 0) {
-		enum ipc_frame_err err = ipc_frame_parse(nng_msg_body(call->reply),
-		    nng_msg_len(call->reply), &fr);
-		if (err != IPC_OK)
-			log_warnx("ipc: unreadable reply: %s", ipc_frame_strerror(err));
-		else if (fr.id != call->id)
-			log_warnx("ipc: reply id %llu for request %llu",
-			    (unsigned long long)fr.id, (unsigned long long)call->id);
-		else if ((body = json_parse_exact(fr.body, fr.body_len)) == NULL)
-			log_warnx("ipc: reply body is not JSON");
-		else
-			res = IPC_CALL_OK;
-	}
-	if (call->cb != NULL && !call->cli->closed)
-		call->cb(res, fr.type, body, call->arg);
-	cJSON_Delete(body);
-	ipc_call_free(call);
-}
-
-static void
-ipc_call_aio_cb(void *arg)
+ipc_call_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_call *call = arg;
-	int rv = nng_aio_result(call->aio);
+	(void)fd, (void)what;
 
-	if (!call->receiving && rv == 0) {
-		long long left = call->deadline - time_mono_ms();
-		call->receiving = true;
-		nng_aio_set_timeout(call->aio, left > 0 ? (nng_duration)left : 1);
-		nng_ctx_recv(call->ctx, call->aio);
-		return;
+	ipc_call_take(call->cli, call->id);
+	ipc_call_finish(call, IPC_CALL_TIMEOUT, 0, NULL);
+}
+
+/* Sends one request: our frame, behind the raw REQ header nng expects (a
+ * 32-bit request id with its top bit set). */
+static int
+ipc_call_send(struct ipc_client *cli, uint64_t id, enum ipc_type type,
+    const char *body, size_t len)
+{
+	nng_msg *m = ipc_msg_build(NULL, type, id, body, len);
+	int rv;
+
+	if (m == NULL)
+		return -1;
+	if (nng_msg_header_append_u32(m, 0x80000000u | (uint32_t)(id & 0x7fffffff)) != 0 ||
+	    (rv = nng_sendmsg(cli->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(m);
+		return -1;
 	}
-	if (!call->receiving)
-		nng_msg_free(nng_aio_get_msg(call->aio));
-	call->result = rv;
-	if (rv == 0)
-		call->reply = nng_aio_get_msg(call->aio);
-	loopq_push(call->cli->q, &call->item);
+	return 0;
 }
 
 struct ipc_call *
-ipc_call_start(struct ipc_client *cli, enum ipc_type type, uint64_t id,
-    const char *body, size_t body_len, int timeout_ms, ipc_reply_fn cb,
-    void *arg)
+ipc_call_start(struct ipc_client *cli, enum ipc_type type, const char *body,
+    size_t body_len, int timeout_ms, ipc_reply_fn cb, void *arg)
 {
-	struct ipc_call *call = calloc(1, sizeof(*call));
-	nng_msg *m;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct ipc_call *call;
+	uint64_t id = ++cli->next_id;
 
-	if (call == NULL)
+	if (!ipc_client_connected(cli) || (call = calloc(1, sizeof(*call))) == NULL)
 		return NULL;
-	if ((m = ipc_msg_build(NULL, type, id, body, body_len)) == NULL) {
-		free(call);
-		return NULL;
-	}
-	if (nng_aio_alloc(&call->aio, ipc_call_aio_cb, call) != 0 ||
-	    nng_ctx_open(&call->ctx, cli->sock) != 0) {
-		if (call->aio != NULL)
-			nng_aio_free(call->aio);
-		nng_msg_free(m);
-		free(call);
-		return NULL;
-	}
-	call->item.run = ipc_call_finish;
 	call->cli = cli, call->id = id, call->cb = cb, call->arg = arg;
-	call->deadline = time_mono_ms() + timeout_ms;
-	call->next = cli->calls;
-	if (cli->calls)
-		cli->calls->prev = call;
-	cli->calls = call;
-	nng_aio_set_timeout(call->aio, timeout_ms);
-	nng_aio_set_msg(call->aio, m);
-	nng_ctx_send(call->ctx, call->aio);
+	if ((call->timer = evtimer_new(cli->base, ipc_call_timeout_cb, call)) == NULL ||
+	    ipc_call_send(cli, id, type, body, body_len) < 0) {
+		if (call->timer)
+			event_free(call->timer);
+		free(call);
+		return NULL;
+	}
+	evtimer_add(call->timer, &tv);
+	call->hnext = cli->calls[id % IPC_CALL_BUCKETS];
+	cli->calls[id % IPC_CALL_BUCKETS] = call;
 	return call;
 }
 
 void
 ipc_call_cancel(struct ipc_call *call)
 {
-	call->cb = NULL;
-	nng_aio_cancel(call->aio);
+	ipc_call_take(call->cli, call->id);
+	ipc_call_free(call);
 }
 
 void
-ipc_client_shutdown(struct ipc_client *cli)
+ipc_client_close(struct ipc_client *cli)
 {
 	if (cli == NULL)
 		return;
-	cli->closed = true;
+	event_free(cli->ev);
 	nng_close(cli->sock);
-	for (struct ipc_call *c = cli->calls; c != NULL; c = c->next)
-		nng_aio_stop(c->aio);
-}
-
-void
-ipc_client_free(struct ipc_client *cli)
-{
-	if (cli == NULL)
-		return;
-	if (cli->calls != NULL)
-		fatalx("ipc: client freed with calls in flight");
+	for (int i = 0; i < IPC_CALL_BUCKETS; i++) {
+		while (cli->calls[i] != NULL) {
+			struct ipc_call *c = cli->calls[i];
+			cli->calls[i] = c->hnext;
+			ipc_call_free(c);
+		}
+	}
 	free(cli);
 }
 
@@ -485,81 +512,55 @@ ipc_pub_close(struct ipc_pub *p)
 
 struct ipc_sub {
 	nng_socket sock;
-	bool closed;
-	nng_aio *aio;
-	struct loopq *q;
+	struct event *ev;
 	ipc_event_fn fn;
 	void *arg;
 };
 
-struct ipc_sub_item {
-	struct loopq_item item;		/* first */
-	struct ipc_sub *sub;
-	nng_msg *msg;
-};
-
 static void
-ipc_sub_deliver(struct loopq_item *item)
+ipc_sub_deliver(struct ipc_sub *sub, nng_msg *m)
 {
-	struct ipc_sub_item *it = (struct ipc_sub_item *)item;
 	struct ipc_frame fr;
-	enum ipc_frame_err err;
+	enum ipc_frame_err err = ipc_event_parse(nng_msg_body(m), nng_msg_len(m), &fr);
 	cJSON *body;
 
-	err = ipc_event_parse(nng_msg_body(it->msg), nng_msg_len(it->msg), &fr);
-	if (it->sub->closed)
-		;	/* shutting down: drop it */
-	else if (err != IPC_OK)
+	if (err != IPC_OK)
 		log_warnx("ipc: dropping an event: %s", ipc_frame_strerror(err));
 	else if ((body = json_parse_exact(fr.body, fr.body_len)) == NULL)
 		log_warnx("ipc: dropping an event on %s: body is not JSON", fr.topic);
 	else {
-		it->sub->fn(fr.topic, body, it->sub->arg);
+		sub->fn(fr.topic, body, sub->arg);
 		cJSON_Delete(body);
 	}
-	nng_msg_free(it->msg);
-	free(it);
+	nng_msg_free(m);
 }
 
 static void
-ipc_sub_aio_cb(void *arg)
+ipc_sub_readable_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_sub *sub = arg;
-	int rv = nng_aio_result(sub->aio);
-	struct ipc_sub_item *it;
+	nng_msg *m;
+	(void)fd, (void)what;
 
-	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-		return;
-	if (rv == 0) {
-		nng_msg *m = nng_aio_get_msg(sub->aio);
-		if ((it = calloc(1, sizeof(*it))) == NULL) {
-			nng_msg_free(m);
-		} else {
-			it->item.run = ipc_sub_deliver;
-			it->sub = sub, it->msg = m;
-			loopq_push(sub->q, &it->item);
-		}
-	}
-	nng_recv_aio(sub->sock, sub->aio);
+	while ((m = ipc_recv_nowait(sub->sock)) != NULL)
+		ipc_sub_deliver(sub, m);
 }
 
 struct ipc_sub *
-ipc_sub_open(struct loopq *q, const char *url, ipc_event_fn fn, void *arg)
+ipc_sub_open(struct event_base *base, const char *url, ipc_event_fn fn, void *arg)
 {
 	struct ipc_sub *sub = calloc(1, sizeof(*sub));
 	int rv;
 
 	if (sub == NULL)
 		fatalx("ipc: out of memory");
-	sub->q = q, sub->fn = fn, sub->arg = arg;
+	sub->fn = fn, sub->arg = arg;
 	if ((rv = nng_sub0_open(&sub->sock)) != 0)
 		fatalx("ipc: sub socket: %s", nng_strerror(rv));
-	ipc_dial_tuning(sub->sock);
+	ipc_socket_tuning(sub->sock);
 	if ((rv = nng_dial(sub->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
 		fatalx("ipc: cannot dial %s: %s", url, nng_strerror(rv));
-	if (nng_aio_alloc(&sub->aio, ipc_sub_aio_cb, sub) != 0)
-		fatalx("ipc: out of memory");
-	nng_recv_aio(sub->sock, sub->aio);
+	sub->ev = ipc_watch(base, sub->sock, ipc_sub_readable_cb, sub);
 	return sub;
 }
 
@@ -571,20 +572,11 @@ ipc_sub_subscribe(struct ipc_sub *sub, const char *prefix)
 }
 
 void
-ipc_sub_shutdown(struct ipc_sub *sub)
+ipc_sub_close(struct ipc_sub *sub)
 {
 	if (sub == NULL)
 		return;
-	sub->closed = true;
+	event_free(sub->ev);
 	nng_close(sub->sock);
-	nng_aio_stop(sub->aio);
-}
-
-void
-ipc_sub_free(struct ipc_sub *sub)
-{
-	if (sub == NULL)
-		return;
-	nng_aio_free(sub->aio);
 	free(sub);
 }

@@ -1,6 +1,8 @@
 #include "json.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 char *
 json_error_body(const char *code, const char *message)
@@ -31,12 +33,30 @@ json_num(const cJSON *obj, const char *name, double def)
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* True when text has a \u0000 escape: cJSON keeps strings as C strings and
+ * would silently cut the value there. */
+static bool
+json_has_nul_escape(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+			return true;
+		i++;	/* skip the escaped character */
+	}
+	return false;
+}
+
 cJSON *
 json_parse_exact(const char *text, size_t len)
 {
 	const char *end = NULL;
-	cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	cJSON *v;
 
+	if (json_has_nul_escape(text, len))
+		return NULL;
+	v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (v == NULL)
 		return NULL;
 	while (end < text + len && (*end == ' ' || *end == '\n' ||

@@ -13,7 +13,8 @@ char *json_error_body(const char *code, const char *message);
 const char *json_str(const cJSON *obj, const char *name);
 /* The number member name of obj, or def when absent or not a number. */
 double json_num(const cJSON *obj, const char *name, double def);
-/* Parses exactly len bytes as one JSON value; trailing bytes fail. */
+/* Parses exactly len bytes as one JSON value; trailing bytes fail, and so
+ * does a \u0000 escape (strings are NUL-terminated once parsed). */
 cJSON *json_parse_exact(const char *text, size_t len);
 
 #endif

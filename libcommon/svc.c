@@ -33,7 +33,6 @@ struct svc {
 	char instance[UUID_STRLEN + 1];
 	long long started_ms;
 	struct event_base *base;
-	struct loopq *q;
 	struct ipc_server *server;
 	struct ipc_pub *pub;
 	struct pg_pool *pg;
@@ -464,7 +463,6 @@ svc_start(struct svc *svc)
 	const char *params[3] = { svc->instance, svc->def->name, ENCLAVR_VERSION };
 
 	svc->base = daemon_base_new();
-	svc->q = loopq_new(svc->base);
 	svc->pg = pg_pool_new(svc->base, c->db_conninfo, (int)c->db_pool_size,
 	    (int)c->db_timeout_ms, svc->stmts);
 	if (*c->redis_host != '\0')
@@ -472,7 +470,7 @@ svc_start(struct svc *svc)
 	svc->pub = ipc_pub_open(c->ipc_publish);
 	if (svc->def->init != NULL && svc->def->init(svc) < 0)
 		fatalx("initialisation failed");
-	svc->server = ipc_server_open(svc->q, c->ipc_listen, (int)c->ipc_contexts,
+	svc->server = ipc_server_open(svc->base, c->ipc_listen, (int)c->ipc_contexts,
 	    svc_on_request, svc);
 	pg_exec(svc->pg, "svc_instance_add", params, svc_instance_cb, NULL);
 	svc->heartbeat = event_new(svc->base, -1, EV_PERSIST, svc_heartbeat_cb, svc);
@@ -493,11 +491,9 @@ svc_stop(struct svc *svc)
 		cJSON_Delete(r->fwd);
 		free(r);
 	}
-	ipc_server_shutdown(svc->server);
+	ipc_server_close(svc->server);
 	ipc_pub_close(svc->pub);
 	redis_close(svc->redis);
-	loopq_free(svc->q);
-	ipc_server_free(svc->server);
 	daemon_signals_free(svc->signals);
 	if (svc->drain)
 		event_free(svc->drain);

@@ -34,6 +34,10 @@ test_json_parse_exact(void **state)
 	assert_null(json_parse_exact("{\"a\":", 5));
 	assert_null(json_parse_exact("", 0));
 	assert_null(json_parse_exact("{}{}", 4));
+	const char *nul = "{\"s\":\"a\\u0000b\"}", *bs = "{\"s\":\"a\\\\u0000b\"}";
+	assert_null(json_parse_exact(nul, strlen(nul)));
+	assert_non_null(j = json_parse_exact(bs, strlen(bs)));	/* an escaped backslash */
+	cJSON_Delete(j);
 }
 
 static void
