@@ -88,7 +88,9 @@ daemon_base_new(void)
 {
 	struct event_base *base = event_base_new();
 
-	if (base == NULL)
+	/* Events run at the middle priority by default; the lowest runs after
+	 * everything else ready in a turn (IPC batches go out then). */
+	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("cannot create the event loop");
 	return base;
 }

@@ -17,25 +17,34 @@
 #define IPC_QUEUE_MSGS 1024		/* nng's send and receive queues */
 #define IPC_BACKTRACE_MAX 64		/* bytes of a raw REP request header */
 #define IPC_CALL_BUCKETS 1024
+#define IPC_BATCH_BYTES (256 * 1024)	/* send a batch early past this */
+#define IPC_OUT_PIPES 8			/* peers a server batches replies for */
 
-/* Builds "[topic\0]header body" into a new nng message. */
-static nng_msg *
-ipc_msg_build(const char *topic, enum ipc_type type, uint64_t id,
-    const char *body, size_t len)
+/* Appends one frame to m. */
+static int
+ipc_frame_append(nng_msg *m, enum ipc_type type, uint64_t id, const char *body,
+    size_t len)
 {
 	uint8_t hdr[IPC_HDR_LEN];
-	nng_msg *m;
 
-	if (len > IPC_MAX_BODY || nng_msg_alloc(&m, 0) != 0)
-		return NULL;
+	if (len > IPC_MAX_BODY)
+		return -1;
 	ipc_hdr_pack(hdr, type, id, (uint32_t)len);
-	if ((topic != NULL && nng_msg_append(m, topic, strlen(topic) + 1) != 0) ||
-	    nng_msg_append(m, hdr, sizeof(hdr)) != 0 ||
-	    nng_msg_append(m, body, len) != 0) {
-		nng_msg_free(m);
-		return NULL;
-	}
-	return m;
+	return nng_msg_append(m, hdr, sizeof(hdr)) == 0 &&
+	    nng_msg_append(m, body, len) == 0 ? 0 : -1;
+}
+
+/* An event that runs once the loop has run everything else that is ready:
+ * what this turn produced is then sent as one batch. */
+static struct event *
+ipc_flush_event(struct event_base *base, event_callback_fn cb, void *arg)
+{
+	struct event *ev = event_new(base, -1, 0, cb, arg);
+
+	if (ev == NULL)
+		fatalx("ipc: out of memory");
+	event_priority_set(ev, event_base_get_npriorities(base) - 1);
+	return ev;
 }
 
 static void
@@ -87,34 +96,88 @@ struct ipc_srv_req {
 	uint8_t backtrace[IPC_BACKTRACE_MAX];
 };
 
+/* Replies waiting for the end of the loop turn, one batch per peer: the
+ * first 4 bytes of a raw REP backtrace name the pipe it came in on. */
+struct ipc_srv_out {
+	uint8_t pipe[4];
+	nng_msg *msg;
+};
+
 struct ipc_server {
 	nng_socket sock;
-	struct event *ev;
+	struct event *ev, *flush;
 	ipc_request_fn fn;
 	void *arg;
 	int max_inflight;
 	int inflight;
 	struct ipc_srv_req *live;
+	struct ipc_srv_out out[IPC_OUT_PIPES];
+	int nout;
 };
+
+static void
+ipc_srv_flush_one(struct ipc_server *s, struct ipc_srv_out *o)
+{
+	int rv = nng_sendmsg(s->sock, o->msg, NNG_FLAG_NONBLOCK);
+
+	if (rv != 0) {
+		log_warnx("ipc: a batch of replies was dropped: %s", nng_strerror(rv));
+		nng_msg_free(o->msg);
+	}
+	o->msg = NULL;
+}
+
+static void
+ipc_srv_flush(struct ipc_server *s)
+{
+	for (int i = 0; i < s->nout; i++)
+		ipc_srv_flush_one(s, &s->out[i]);
+	s->nout = 0;
+}
+
+static void
+ipc_srv_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	ipc_srv_flush(arg);
+}
+
+/* The batch for the peer of backtrace bt, started if need be. */
+static struct ipc_srv_out *
+ipc_srv_out_for(struct ipc_server *s, const uint8_t *bt, size_t btlen)
+{
+	struct ipc_srv_out *o;
+
+	for (int i = 0; i < s->nout; i++)
+		if (memcmp(s->out[i].pipe, bt, 4) == 0)
+			return &s->out[i];
+	if (s->nout == IPC_OUT_PIPES)
+		ipc_srv_flush(s);
+	o = &s->out[s->nout];
+	if (nng_msg_alloc(&o->msg, 0) != 0)
+		return NULL;
+	if (nng_msg_header_append(o->msg, bt, btlen) != 0) {
+		nng_msg_free(o->msg);
+		return NULL;
+	}
+	memcpy(o->pipe, bt, 4);
+	if (s->nout++ == 0)
+		event_active(s->flush, 0, 0);
+	return o;
+}
 
 static void
 ipc_srv_send(struct ipc_server *s, const uint8_t *bt, size_t btlen,
     enum ipc_type type, uint64_t id, const char *text, size_t len)
 {
-	nng_msg *m = ipc_msg_build(NULL, type, id, text, len);
-	int rv;
+	struct ipc_srv_out *o = btlen >= 4 ? ipc_srv_out_for(s, bt, btlen) : NULL;
 
-	if (m == NULL || nng_msg_header_append(m, bt, btlen) != 0) {
-		log_warnx("ipc: cannot build the reply to %llu", (unsigned long long)id);
-		if (m != NULL)
-			nng_msg_free(m);
+	if (o == NULL || ipc_frame_append(o->msg, type, id, text, len) < 0) {
+		log_warnx("ipc: cannot queue the reply to %llu", (unsigned long long)id);
 		return;
 	}
-	if ((rv = nng_sendmsg(s->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
-		log_warnx("ipc: reply %llu dropped: %s", (unsigned long long)id,
-		    nng_strerror(rv));
-		nng_msg_free(m);
-	}
+	if (nng_msg_len(o->msg) >= IPC_BATCH_BYTES)
+		ipc_srv_flush(s);
 }
 
 static void
@@ -128,43 +191,60 @@ ipc_srv_refuse(struct ipc_server *s, const uint8_t *bt, size_t btlen,
 	free(text);
 }
 
-/* Reads one request and hands it to the daemon, or refuses it. */
+/* Hands one request of a batch to the daemon, or refuses it. */
 static void
-ipc_srv_take(struct ipc_server *s, nng_msg *m)
+ipc_srv_take(struct ipc_server *s, const uint8_t *bt, size_t btlen,
+    const struct ipc_frame *fr)
 {
 	struct ipc_srv_req *r;
-	struct ipc_frame fr;
-	enum ipc_frame_err err;
-	size_t btlen = nng_msg_header_len(m);
 
-	if (btlen > IPC_BACKTRACE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
-		nng_msg_free(m);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return;
-	}
 	r->srv = s;
 	r->btlen = btlen;
-	memcpy(r->backtrace, nng_msg_header(m), btlen);
-	err = ipc_frame_parse(nng_msg_body(m), nng_msg_len(m), &fr);
-	if (err == IPC_OK)
-		r->req.body = json_parse_exact(fr.body, fr.body_len);
-	nng_msg_free(m);
-	if (err != IPC_OK || r->req.body == NULL) {
-		log_warnx("ipc: refusing a request: %s%s", err != IPC_OK ?
-		    ipc_frame_strerror(err) : "body is not JSON",
-		    err == IPC_EVERSION ? " (peer runs another protocol version)" : "");
-		ipc_srv_refuse(s, r->backtrace, btlen, fr.id,
-		    err != IPC_OK ? ipc_frame_strerror(err) : "body is not JSON");
+	memcpy(r->backtrace, bt, btlen);
+	if ((r->req.body = json_parse_exact(fr->body, fr->body_len)) == NULL) {
+		log_warnx("ipc: refusing request %llu: body is not JSON",
+		    (unsigned long long)fr->id);
+		ipc_srv_refuse(s, bt, btlen, fr->id, "body is not JSON");
 		free(r);
 		return;
 	}
-	r->req.type = fr.type;
-	r->req.id = fr.id;
+	r->req.type = fr->type;
+	r->req.id = fr->id;
 	r->next = s->live;
 	if (s->live)
 		s->live->prev = r;
 	s->live = r;
 	s->inflight++;
 	s->fn(&r->req, s->arg);
+}
+
+/* Serves every request of one message; a malformed frame ends the batch. */
+static void
+ipc_srv_take_batch(struct ipc_server *s, nng_msg *m)
+{
+	const uint8_t *buf = nng_msg_body(m);
+	size_t len = nng_msg_len(m), off = 0, btlen = nng_msg_header_len(m);
+	uint8_t bt[IPC_BACKTRACE_MAX];
+	struct ipc_frame fr;
+	enum ipc_frame_err err;
+
+	if (btlen < 4 || btlen > IPC_BACKTRACE_MAX) {
+		nng_msg_free(m);
+		return;
+	}
+	memcpy(bt, nng_msg_header(m), btlen);
+	while (off < len) {
+		if ((err = ipc_frame_next(buf, len, &off, &fr)) != IPC_OK) {
+			log_warnx("ipc: refusing a request: %s%s", ipc_frame_strerror(err),
+			    err == IPC_EVERSION ? " (peer runs another protocol version)" : "");
+			ipc_srv_refuse(s, bt, btlen, 0, ipc_frame_strerror(err));
+			break;
+		}
+		ipc_srv_take(s, bt, btlen, &fr);
+	}
+	nng_msg_free(m);
 }
 
 static void
@@ -175,7 +255,7 @@ ipc_srv_readable_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 
 	while (s->inflight < s->max_inflight && (m = ipc_recv_nowait(s->sock)) != NULL)
-		ipc_srv_take(s, m);
+		ipc_srv_take_batch(s, m);
 	if (s->inflight >= s->max_inflight)
 		event_del(s->ev);	/* resumed by ipc_reply */
 }
@@ -196,6 +276,7 @@ ipc_server_open(struct event_base *base, const char *url, int max_inflight,
 	if ((rv = nng_listen(s->sock, url, NULL, 0)) != 0)
 		fatalx("ipc: cannot listen on %s: %s", url, nng_strerror(rv));
 	s->ev = ipc_watch(base, s->sock, ipc_srv_readable_cb, s);
+	s->flush = ipc_flush_event(base, ipc_srv_flush_cb, s);
 	log_info("ipc: serving requests on %s", url);
 	return s;
 }
@@ -248,7 +329,9 @@ ipc_server_close(struct ipc_server *s)
 {
 	if (s == NULL)
 		return;
+	ipc_srv_flush(s);
 	event_free(s->ev);
+	event_free(s->flush);
 	nng_close(s->sock);
 	while (s->live != NULL)
 		ipc_srv_req_free(s->live);
@@ -260,6 +343,7 @@ ipc_server_close(struct ipc_server *s)
 struct ipc_call {
 	struct ipc_client *cli;
 	uint64_t id;
+	uint64_t batch;			/* the batch it was sent in */
 	struct event *timer;
 	ipc_reply_fn cb;
 	void *arg;
@@ -273,7 +357,12 @@ struct ipc_client {
 	atomic_int npipes;		/* live connections, from nng's threads */
 	uint64_t next_id;
 	struct ipc_call *calls[IPC_CALL_BUCKETS];
+	nng_msg *out;			/* requests of this loop turn */
+	uint64_t batch;			/* number of the batch being built */
+	struct event *flush;
 };
+
+static void ipc_client_flush_cb(evutil_socket_t fd, short what, void *arg);
 
 /* nng's thread: counts the connections to the server. */
 static void
@@ -326,23 +415,37 @@ ipc_call_finish(struct ipc_call *call, enum ipc_call_result res, int type,
 }
 
 static void
-ipc_client_deliver(struct ipc_client *cli, nng_msg *m)
+ipc_client_deliver(struct ipc_client *cli, const struct ipc_frame *fr)
 {
-	struct ipc_frame fr;
-	enum ipc_frame_err err = ipc_frame_parse(nng_msg_body(m), nng_msg_len(m), &fr);
-	struct ipc_call *call;
+	struct ipc_call *call = ipc_call_take(cli, fr->id);
 	cJSON *body;
 
-	if (err != IPC_OK) {
-		log_warnx("ipc: unreadable reply: %s", ipc_frame_strerror(err));
-	} else if ((call = ipc_call_take(cli, fr.id)) == NULL) {
-		log_debug("ipc: late reply %llu dropped", (unsigned long long)fr.id);
-	} else if ((body = json_parse_exact(fr.body, fr.body_len)) == NULL) {
-		log_warnx("ipc: reply %llu is not JSON", (unsigned long long)fr.id);
-		ipc_call_finish(call, IPC_CALL_FAILED, fr.type, NULL);
+	if (call == NULL) {
+		log_debug("ipc: late reply %llu dropped", (unsigned long long)fr->id);
+	} else if ((body = json_parse_exact(fr->body, fr->body_len)) == NULL) {
+		log_warnx("ipc: reply %llu is not JSON", (unsigned long long)fr->id);
+		ipc_call_finish(call, IPC_CALL_FAILED, fr->type, NULL);
 	} else {
-		ipc_call_finish(call, IPC_CALL_OK, fr.type, body);
+		ipc_call_finish(call, IPC_CALL_OK, fr->type, body);
 		cJSON_Delete(body);
+	}
+}
+
+/* Delivers every reply of one message. */
+static void
+ipc_client_deliver_batch(struct ipc_client *cli, nng_msg *m)
+{
+	const uint8_t *buf = nng_msg_body(m);
+	size_t len = nng_msg_len(m), off = 0;
+	struct ipc_frame fr;
+	enum ipc_frame_err err;
+
+	while (off < len) {
+		if ((err = ipc_frame_next(buf, len, &off, &fr)) != IPC_OK) {
+			log_warnx("ipc: unreadable reply: %s", ipc_frame_strerror(err));
+			break;
+		}
+		ipc_client_deliver(cli, &fr);
 	}
 	nng_msg_free(m);
 }
@@ -355,7 +458,7 @@ ipc_client_readable_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 
 	while ((m = ipc_recv_nowait(cli->sock)) != NULL)
-		ipc_client_deliver(cli, m);
+		ipc_client_deliver_batch(cli, m);
 }
 
 struct ipc_client *
@@ -376,6 +479,7 @@ ipc_client_open(struct event_base *base, const char *url)
 	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
 		fatalx("ipc: cannot dial %s: %s", url, nng_strerror(rv));
 	c->ev = ipc_watch(base, c->sock, ipc_client_readable_cb, c);
+	c->flush = ipc_flush_event(base, ipc_client_flush_cb, c);
 	return c;
 }
 
@@ -389,23 +493,65 @@ ipc_call_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	ipc_call_finish(call, IPC_CALL_TIMEOUT, 0, NULL);
 }
 
-/* Sends one request: our frame, behind the raw REQ header nng expects (a
- * 32-bit request id with its top bit set). */
-static int
-ipc_call_send(struct ipc_client *cli, uint64_t id, enum ipc_type type,
-    const char *body, size_t len)
+/* Fails every call of batch n: its message could not be sent. */
+static void
+ipc_client_fail_batch(struct ipc_client *cli, uint64_t n)
 {
-	nng_msg *m = ipc_msg_build(NULL, type, id, body, len);
+	for (int i = 0; i < IPC_CALL_BUCKETS; i++) {
+		struct ipc_call *c = cli->calls[i], *next;
+		for (; c != NULL; c = next) {
+			next = c->hnext;
+			if (c->batch == n) {
+				ipc_call_take(cli, c->id);
+				ipc_call_finish(c, IPC_CALL_FAILED, 0, NULL);
+			}
+		}
+	}
+}
+
+/* Sends the requests of this loop turn as one message. */
+static void
+ipc_client_flush(struct ipc_client *cli)
+{
+	nng_msg *m = cli->out;
+	uint64_t n = cli->batch++;
 	int rv;
 
 	if (m == NULL)
-		return -1;
-	if (nng_msg_header_append_u32(m, 0x80000000u | (uint32_t)(id & 0x7fffffff)) != 0 ||
-	    (rv = nng_sendmsg(cli->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
+		return;
+	cli->out = NULL;
+	if ((rv = nng_sendmsg(cli->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
+		log_warnx("ipc: a batch of requests could not be sent: %s", nng_strerror(rv));
 		nng_msg_free(m);
-		return -1;
+		ipc_client_fail_batch(cli, n);
 	}
-	return 0;
+}
+
+static void
+ipc_client_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	ipc_client_flush(arg);
+}
+
+/* Adds a request to this turn's batch. A batch starts with the raw REQ
+ * header nng expects: a 32-bit request id with its top bit set. */
+static int
+ipc_client_queue(struct ipc_client *cli, uint64_t id, enum ipc_type type,
+    const char *body, size_t len)
+{
+	if (cli->out == NULL) {
+		if (nng_msg_alloc(&cli->out, 0) != 0)
+			return -1;
+		if (nng_msg_header_append_u32(cli->out,
+		    0x80000000u | (uint32_t)(cli->batch & 0x7fffffff)) != 0) {
+			nng_msg_free(cli->out);
+			cli->out = NULL;
+			return -1;
+		}
+		event_active(cli->flush, 0, 0);
+	}
+	return ipc_frame_append(cli->out, type, id, body, len);
 }
 
 struct ipc_call *
@@ -420,15 +566,18 @@ ipc_call_start(struct ipc_client *cli, enum ipc_type type, const char *body,
 		return NULL;
 	call->cli = cli, call->id = id, call->cb = cb, call->arg = arg;
 	if ((call->timer = evtimer_new(cli->base, ipc_call_timeout_cb, call)) == NULL ||
-	    ipc_call_send(cli, id, type, body, body_len) < 0) {
+	    ipc_client_queue(cli, id, type, body, body_len) < 0) {
 		if (call->timer)
 			event_free(call->timer);
 		free(call);
 		return NULL;
 	}
+	call->batch = cli->batch;
 	evtimer_add(call->timer, &tv);
 	call->hnext = cli->calls[id % IPC_CALL_BUCKETS];
 	cli->calls[id % IPC_CALL_BUCKETS] = call;
+	if (nng_msg_len(cli->out) >= IPC_BATCH_BYTES)
+		ipc_client_flush(cli);
 	return call;
 }
 
@@ -445,6 +594,9 @@ ipc_client_close(struct ipc_client *cli)
 	if (cli == NULL)
 		return;
 	event_free(cli->ev);
+	event_free(cli->flush);
+	if (cli->out != NULL)
+		nng_msg_free(cli->out);
 	nng_close(cli->sock);
 	for (int i = 0; i < IPC_CALL_BUCKETS; i++) {
 		while (cli->calls[i] != NULL) {
@@ -489,10 +641,17 @@ ipc_publish(struct ipc_pub *p, const char *topic, const cJSON *body)
 		free(text);
 		return -1;
 	}
-	m = ipc_msg_build(topic, IPC_EVENT, 0, text, strlen(text));
-	free(text);
-	if (m == NULL)
+	if (nng_msg_alloc(&m, 0) != 0) {
+		free(text);
 		return -1;
+	}
+	if (nng_msg_append(m, topic, strlen(topic) + 1) != 0 ||
+	    ipc_frame_append(m, IPC_EVENT, 0, text, strlen(text)) < 0) {
+		free(text);
+		nng_msg_free(m);
+		return -1;
+	}
+	free(text);
 	if ((rv = nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
 		nng_msg_free(m);
 		log_warnx("ipc: publish on %s: %s", topic, nng_strerror(rv));

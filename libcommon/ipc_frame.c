@@ -29,8 +29,9 @@ ipc_hdr_pack(uint8_t hdr[IPC_HDR_LEN], enum ipc_type type, uint64_t id,
 	put_be(hdr + 8, id, 8);
 }
 
-enum ipc_frame_err
-ipc_frame_parse(const uint8_t *buf, size_t len, struct ipc_frame *fr)
+/* Parses the frame at the start of buf, which may hold more after it. */
+static enum ipc_frame_err
+ipc_frame_head(const uint8_t *buf, size_t len, struct ipc_frame *fr)
 {
 	memset(fr, 0, sizeof(*fr));
 	if (len < IPC_HDR_LEN)
@@ -44,11 +45,34 @@ ipc_frame_parse(const uint8_t *buf, size_t len, struct ipc_frame *fr)
 	if (fr->type < 1 || fr->type > IPC_TYPE_MAX)
 		return IPC_ETYPE;
 	fr->body_len = (size_t)get_be(buf + 4, 4);
-	if (fr->body_len > IPC_MAX_BODY || fr->body_len != len - IPC_HDR_LEN)
+	if (fr->body_len > IPC_MAX_BODY || fr->body_len > len - IPC_HDR_LEN)
 		return IPC_ELENGTH;
 	fr->id = get_be(buf + 8, 8);
 	fr->body = (const char *)buf + IPC_HDR_LEN;
 	return IPC_OK;
+}
+
+enum ipc_frame_err
+ipc_frame_parse(const uint8_t *buf, size_t len, struct ipc_frame *fr)
+{
+	enum ipc_frame_err err = ipc_frame_head(buf, len, fr);
+
+	if (err == IPC_OK && fr->body_len != len - IPC_HDR_LEN)
+		return IPC_ELENGTH;
+	return err;
+}
+
+enum ipc_frame_err
+ipc_frame_next(const uint8_t *buf, size_t len, size_t *off, struct ipc_frame *fr)
+{
+	enum ipc_frame_err err;
+
+	if (*off >= len)
+		return IPC_ESHORT;
+	err = ipc_frame_head(buf + *off, len - *off, fr);
+	if (err == IPC_OK)
+		*off += IPC_HDR_LEN + fr->body_len;
+	return err;
 }
 
 enum ipc_frame_err

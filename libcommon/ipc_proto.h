@@ -9,6 +9,8 @@
  *   offset 8  u64 id      request id, echoed in the reply
  * All integers are big-endian. A frame whose length does not match the bytes
  * received, or with another magic, version or an unknown type is refused.
+ * A request or reply message holds one or more frames back to back: what a
+ * daemon or gatewayd produces in one turn of its loop travels together.
  *
  * Published events are "<topic>\0<frame>", so that subscribers can filter on
  * the topic prefix (room.<uuid>, user.<uuid>, voice.<uuid>, session.<uuid>,
@@ -59,8 +61,13 @@ struct ipc_frame {
 /* Writes the header for a body of body_len bytes into hdr. */
 void ipc_hdr_pack(uint8_t hdr[IPC_HDR_LEN], enum ipc_type type, uint64_t id,
     uint32_t body_len);
-/* Parses one frame; fr points into buf afterwards. */
+/* Parses one frame that fills buf exactly; fr points into buf afterwards. */
 enum ipc_frame_err ipc_frame_parse(const uint8_t *buf, size_t len,
+    struct ipc_frame *fr);
+/* Parses the frame at *off of a message holding one or more frames back to
+ * back (a batch) and advances *off past it. The last frame must end exactly
+ * at len. */
+enum ipc_frame_err ipc_frame_next(const uint8_t *buf, size_t len, size_t *off,
     struct ipc_frame *fr);
 /* Parses "<topic>\0<frame>". */
 enum ipc_frame_err ipc_event_parse(const uint8_t *buf, size_t len,

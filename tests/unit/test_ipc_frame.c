@@ -101,6 +101,37 @@ test_event_topic(void **state)
 }
 
 static void
+test_batch_iteration(void **state)
+{
+	uint8_t buf[512];
+	struct ipc_frame fr;
+	size_t n = 0, off = 0;
+	(void)state;
+	n += frame(buf + n, IPC_HTTP_REQUEST, 1, "{\"a\":1}");
+	n += frame(buf + n, IPC_PING, 2, "{}");
+	n += frame(buf + n, IPC_HTTP_REQUEST, 3, "[]");
+	assert_int_equal(ipc_frame_next(buf, n, &off, &fr), IPC_OK);
+	assert_true(fr.id == 1 && fr.body_len == 7);
+	assert_int_equal(ipc_frame_next(buf, n, &off, &fr), IPC_OK);
+	assert_true(fr.id == 2 && fr.type == IPC_PING);
+	assert_int_equal(ipc_frame_next(buf, n, &off, &fr), IPC_OK);
+	assert_true(fr.id == 3);
+	assert_int_equal(off, n);
+	assert_int_equal(ipc_frame_next(buf, n, &off, &fr), IPC_ESHORT);
+	/* a batch cut inside its last frame */
+	off = 0;
+	assert_int_equal(ipc_frame_next(buf, n - 1, &off, &fr), IPC_OK);
+	assert_int_equal(ipc_frame_next(buf, n - 1, &off, &fr), IPC_OK);
+	assert_int_equal(ipc_frame_next(buf, n - 1, &off, &fr), IPC_ELENGTH);
+	/* trailing bytes too short for a header */
+	off = n;
+	buf[n] = 'E';
+	assert_int_equal(ipc_frame_next(buf, n + 3, &off, &fr), IPC_ESHORT);
+	/* a single-frame parse still refuses a batch */
+	assert_int_equal(ipc_frame_parse(buf, n, &fr), IPC_ELENGTH);
+}
+
+static void
 test_type_names(void **state)
 {
 	(void)state;
@@ -118,6 +149,7 @@ main(void)
 		cmocka_unit_test(test_short_and_length_mismatch),
 		cmocka_unit_test(test_version_magic_and_type_refused),
 		cmocka_unit_test(test_event_topic),
+		cmocka_unit_test(test_batch_iteration),
 		cmocka_unit_test(test_type_names),
 	};
 	return cmocka_run_group_tests_name("ipc_frame", tests, NULL, NULL);
