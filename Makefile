@@ -63,7 +63,8 @@ $(foreach d,authd chatd voiced,$(eval $(call backend_rule,$(d))))
 # Unit tests include the file under test; they link libcommon for the rest.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-unused-function -o $@ $< $(BUILD)/libcommon.a \
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS_ALL) -Wno-unused-function -o $@ $< $(BUILD)/libcommon.a \
 		$(LIBS) -lcmocka
 
 -include $(shell find build -name '*.d' 2>/dev/null)

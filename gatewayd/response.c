@@ -50,21 +50,52 @@ gw_status_text(int status)
 	return "Unknown";
 }
 
-/* The Date header, formatted at most once a second. */
+/* "Date: ...\r\n", formatted at most once a second. */
 static const char *
-gw_http_date(void)
+gw_date_line(size_t *len)
 {
 	static char buf[64];
+	static size_t n;
 	static time_t last;
 	time_t now = time(NULL);
 	struct tm tm;
 
 	if (now != last) {
 		gmtime_r(&now, &tm);
-		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		n = strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 		last = now;
 	}
+	*len = n;
 	return buf;
+}
+
+/* Writing to r's output without printf, which dominated the cost of
+ * writing headers. */
+static void
+gw_out(struct gw_request *r, const char *s, size_t n)
+{
+	evbuffer_add(bufferevent_get_output(r->conn->bev), s, n);
+}
+
+#define GW_OUT_LIT(r, lit) gw_out(r, lit, sizeof(lit) - 1)
+
+static void
+gw_out_str(struct gw_request *r, const char *s)
+{
+	gw_out(r, s, strlen(s));
+}
+
+static void
+gw_out_num(struct gw_request *r, size_t v)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	gw_out(r, digits + sizeof(digits) - n, (size_t)n);
 }
 
 /* True when origin is one of the configured comma-separated origins. */
@@ -87,57 +118,74 @@ gw_origin_allowed(const char *list, const char *origin)
 }
 
 static void
-gw_response_cors(struct gw_request *r, struct evbuffer *out)
+gw_response_cors(struct gw_request *r)
 {
 	const char *origin = gw_request_header(r, "Origin");
 
 	if (origin == NULL)
 		return;
-	if (gw_origin_allowed(r->conn->gw->conf->cors_origins, origin))
-		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n"
-		    "Access-Control-Expose-Headers: Content-Length, Content-Type, X-Request-ID\r\n",
-		    origin);
-	evbuffer_add_printf(out, "Vary: Origin\r\n");
+	if (gw_origin_allowed(r->conn->gw->conf->cors_origins, origin)) {
+		gw_response_header(r, "Access-Control-Allow-Origin", origin);
+		gw_response_header(r, "Access-Control-Expose-Headers",
+		    "Content-Length, Content-Type, X-Request-ID");
+	}
+	GW_OUT_LIT(r, "Vary: Origin\r\n");
 }
 
 void
 gw_response_start(struct gw_request *r, int status)
 {
-	struct evbuffer *out = bufferevent_get_output(r->conn->bev);
 	bool close = !r->keep_alive || r->conn->close_after || r->conn->gw->draining;
+	const char *date;
+	size_t datelen;
 
 	r->status = status;
 	r->responded = true;
 	if (r->request_id[0] == '\0')	/* refused before its headers ended */
-		uuid_v4(r->request_id);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: enclavr\r\n"
-	    "X-Request-ID: %s\r\n"
-	    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+		uuid_v4_seq(r->request_id);
+	GW_OUT_LIT(r, "HTTP/1.1 ");
+	gw_out_num(r, (size_t)status);
+	GW_OUT_LIT(r, " ");
+	gw_out_str(r, gw_status_text(status));
+	GW_OUT_LIT(r, "\r\n");
+	date = gw_date_line(&datelen);
+	gw_out(r, date, datelen);
+	GW_OUT_LIT(r, "Server: enclavr\r\nX-Request-ID: ");
+	gw_out_str(r, r->request_id);
+	GW_OUT_LIT(r, "\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
 	    "Referrer-Policy: strict-origin-when-cross-origin\r\n"
 	    "Permissions-Policy: camera=(self), microphone=(self), geolocation=()\r\n"
-	    "Content-Security-Policy: " GW_CSP "\r\n%s",
-	    status, gw_status_text(status), gw_http_date(), r->request_id,
-	    close ? "Connection: close\r\n" : "");
-	gw_response_cors(r, out);
+	    "Content-Security-Policy: " GW_CSP "\r\n");
+	if (close)
+		GW_OUT_LIT(r, "Connection: close\r\n");
+	gw_response_cors(r);
 }
 
 void
 gw_response_header(struct gw_request *r, const char *name, const char *value)
 {
-	evbuffer_add_printf(bufferevent_get_output(r->conn->bev), "%s: %s\r\n",
-	    name, value);
+	gw_out_str(r, name);
+	GW_OUT_LIT(r, ": ");
+	gw_out_str(r, value);
+	GW_OUT_LIT(r, "\r\n");
+}
+
+static void
+gw_response_length(struct gw_request *r, size_t len)
+{
+	GW_OUT_LIT(r, "Content-Length: ");
+	gw_out_num(r, len);
+	GW_OUT_LIT(r, "\r\n");
 }
 
 void
 gw_response_body(struct gw_request *r, const void *body, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(r->conn->bev);
-
 	if (r->status != 204 && r->status != 304)
-		evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-	evbuffer_add(out, "\r\n", 2);
+		gw_response_length(r, len);
+	GW_OUT_LIT(r, "\r\n");
 	if (!r->head && len > 0 && r->status != 204 && r->status != 304)
-		evbuffer_add(out, body, len);
+		gw_out(r, body, len);
 	gw_request_done(r);
 }
 
@@ -147,7 +195,8 @@ gw_response_body_ref(struct gw_request *r, const void *data, size_t len,
 {
 	struct evbuffer *out = bufferevent_get_output(r->conn->bev);
 
-	evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", len);
+	gw_response_length(r, len);
+	GW_OUT_LIT(r, "\r\n");
 	if (r->head || len == 0 || evbuffer_add_reference(out, data, len, cleanup, arg) < 0)
 		cleanup(data, len, arg);
 	gw_request_done(r);

@@ -1,8 +1,27 @@
 #include "uuid.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Sets the version (4) and variant bits of b and writes it as text. */
+static void
+uuid_format_v4(unsigned char b[16], char out[UUID_STRLEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[b[i] >> 4];
+		*p++ = hex[b[i] & 0x0f];
+	}
+	*p = '\0';
+}
 
 void
 uuid_v4(char out[UUID_STRLEN + 1])
@@ -10,12 +29,23 @@ uuid_v4(char out[UUID_STRLEN + 1])
 	unsigned char b[16];
 
 	randombytes_buf(b, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, UUID_STRLEN + 1,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
+	uuid_format_v4(b, out);
+}
+
+void
+uuid_v4_seq(char out[UUID_STRLEN + 1])
+{
+	static unsigned char prefix[8];
+	static uint64_t counter;
+	unsigned char b[16];
+
+	if (counter == 0)
+		randombytes_buf(prefix, sizeof(prefix));
+	counter++;
+	memcpy(b, prefix, 8);
+	for (int i = 0; i < 8; i++)
+		b[8 + i] = (unsigned char)(counter >> (56 - 8 * i));
+	uuid_format_v4(b, out);
 }
 
 bool

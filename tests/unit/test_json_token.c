@@ -61,6 +61,12 @@ test_uuid(void **state)
 	assert_true(uuid_valid(u));
 	assert_int_equal(u[14], '4');
 	assert_true(strchr("89ab", u[19]) != NULL);
+	char s1[UUID_STRLEN + 1], s2[UUID_STRLEN + 1];
+	uuid_v4_seq(s1);
+	uuid_v4_seq(s2);
+	assert_true(uuid_valid(s1) && uuid_valid(s2));
+	assert_string_not_equal(s1, s2);
+	assert_int_equal(s1[14], '4');
 	assert_false(uuid_valid("not-a-uuid"));
 	assert_false(uuid_valid("123e4567-e89b-12d3-a456-42661417400g"));
 	assert_false(uuid_valid("123e4567e89b-12d3-a456-4266141740000"));
