@@ -79,7 +79,6 @@ struct gw_request {
 	size_t hlen, hcap;
 	size_t name_off[GW_MAX_HEADERS], value_off[GW_MAX_HEADERS];
 	int nheaders;
-	enum gw_match match;
 	char allow[64];			/* for 405, from the router */
 	struct evbuffer *body;
 	size_t body_limit;
@@ -91,7 +90,6 @@ struct gw_request {
 	bool head;
 	bool keep_alive;
 	bool complete;
-	bool responded;
 	long long start_us;
 	struct ipc_call *calls[GW_MAX_CALLS];
 	int ncalls;

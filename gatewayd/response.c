@@ -140,7 +140,6 @@ gw_response_start(struct gw_request *r, int status)
 	size_t datelen;
 
 	r->status = status;
-	r->responded = true;
 	if (r->request_id[0] == '\0')	/* refused before its headers ended */
 		uuid_v4_seq(r->request_id);
 	GW_OUT_LIT(r, "HTTP/1.1 ");
