@@ -61,53 +61,46 @@ static const struct cfg_opt gw_opts[] = {
 static const int gw_log_levels[] = { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO,
 	LOG_LVL_DEBUG };
 
-static struct event *gw_drain_ev;
-static long long gw_drain_deadline;
-
+/* SIGTERM: stop accepting, close idle connections, let the others finish. */
 static void
-gw_drain_cb(evutil_socket_t fd, short what, void *arg)
+gw_drain_start(void *arg)
 {
 	struct gw *gw = arg;
-	(void)fd, (void)what;
 
-	if (gw->nconns == 0 || time_mono_ms() >= gw_drain_deadline) {
-		log_info("stopping with %d connection(s) open", gw->nconns);
-		event_base_loopbreak(gw->base);
-	}
-}
-
-/* SIGTERM: stop accepting, let in-flight requests finish, then exit. */
-static void
-gw_on_term(void *arg)
-{
-	struct gw *gw = arg;
-	struct timeval tv = { 0, 50 * 1000 };
-
-	if (gw->draining) {
-		event_base_loopbreak(gw->base);
-		return;
-	}
-	log_info("draining");
-	notify_send("STOPPING=1");
 	gw->draining = true;
 	gw_http_stop_accepting(gw);
 	gw_http_close_all(gw);
-	gw_drain_deadline = time_mono_ms() + gw->conf->drain_timeout_ms;
-	gw_drain_ev = event_new(gw->base, -1, EV_PERSIST, gw_drain_cb, gw);
-	event_add(gw_drain_ev, &tv);
+}
+
+static int
+gw_busy(void *arg)
+{
+	return ((struct gw *)arg)->nconns;
+}
+
+static long long
+gw_drain_timeout_ms(void *arg)
+{
+	return ((struct gw *)arg)->conf->drain_timeout_ms;
 }
 
 static void
-gw_on_hup(void *arg)
+gw_reload(void *arg)
 {
 	struct gw *gw = arg;
 
-	notify_send("RELOADING=1");
 	daemon_reload_config(gw_opts, gw->conf, sizeof(*gw->conf), gw->conf_path);
 	if (!gw->debug)
 		log_set_level(gw_log_levels[gw->conf->log_level]);
-	notify_send("READY=1");
 }
+
+static const struct daemon_hooks gw_hooks = {
+	.drain_start = gw_drain_start,
+	.busy = gw_busy,
+	.drain_timeout_ms = gw_drain_timeout_ms,
+	.busy_what = "connection(s) open",
+	.reload = gw_reload,
+};
 
 static void
 gw_run(struct gw *gw)
@@ -124,7 +117,7 @@ gw_run(struct gw *gw)
 	gw_upstreams_start(gw);
 	if (gw_http_listen(gw) < 0)
 		fatalx("cannot serve HTTP");
-	sig = daemon_signals_new(gw->base, gw_on_term, gw_on_hup, gw);
+	sig = daemon_signals_new(gw->base, &gw_hooks, gw);
 	watchdog = notify_watchdog_start(gw->base);
 	notify_send("READY=1");
 	event_base_dispatch(gw->base);
@@ -135,8 +128,6 @@ gw_run(struct gw *gw)
 	redis_close(gw->redis);
 	if (watchdog)
 		event_free(watchdog);
-	if (gw_drain_ev)
-		event_free(gw_drain_ev);
 	daemon_signals_free(sig);
 	gw_router_free(&gw->router);
 	gw_static_free();

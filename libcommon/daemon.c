@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
+#include "uuid.h"
 
 void
 daemon_parse_args(int argc, char **argv, const char *default_conf,
@@ -95,11 +97,47 @@ daemon_base_new(void)
 	return base;
 }
 
+#define DAEMON_DRAIN_POLL_MS 50
+
 struct daemon_signals {
-	struct event *term, *intr, *hup;
-	daemon_signal_fn on_term, on_hup;
+	struct event_base *base;
+	struct event *term, *intr, *hup, *drain;
+	const struct daemon_hooks *hooks;
 	void *arg;
+	long long drain_deadline;
 };
+
+static void
+daemon_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_signals *s = arg;
+	int busy = s->hooks->busy(s->arg);
+	(void)fd, (void)what;
+
+	if (busy == 0 || time_mono_ms() >= s->drain_deadline) {
+		log_info("stopping with %d %s", busy, s->hooks->busy_what);
+		event_base_loopbreak(s->base);
+	}
+}
+
+static void
+daemon_drain(struct daemon_signals *s)
+{
+	struct timeval tv = { 0, DAEMON_DRAIN_POLL_MS * 1000 };
+
+	if (s->drain != NULL) {
+		log_info("stopping now");
+		event_base_loopbreak(s->base);
+		return;
+	}
+	log_info("draining");
+	notify_send("STOPPING=1");
+	s->hooks->drain_start(s->arg);
+	s->drain_deadline = time_mono_ms() + s->hooks->drain_timeout_ms(s->arg);
+	s->drain = event_new(s->base, -1, EV_PERSIST, daemon_drain_cb, s);
+	if (s->drain == NULL || event_add(s->drain, &tv) < 0)
+		fatalx("cannot start draining");
+}
 
 static void
 daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -107,22 +145,25 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct daemon_signals *s = arg;
 	(void)what;
 
-	if (sig == SIGHUP)
-		s->on_hup(s->arg);
-	else
-		s->on_term(s->arg);
+	if (sig != SIGHUP) {
+		daemon_drain(s);
+		return;
+	}
+	notify_send("RELOADING=1");
+	s->hooks->reload(s->arg);
+	notify_send("READY=1");
 }
 
 struct daemon_signals *
-daemon_signals_new(struct event_base *base, daemon_signal_fn on_term,
-    daemon_signal_fn on_hup, void *arg)
+daemon_signals_new(struct event_base *base, const struct daemon_hooks *hooks,
+    void *arg)
 {
 	struct daemon_signals *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);
-	s->on_term = on_term, s->on_hup = on_hup, s->arg = arg;
+	s->base = base, s->hooks = hooks, s->arg = arg;
 	s->term = evsignal_new(base, SIGTERM, daemon_signal_cb, s);
 	s->intr = evsignal_new(base, SIGINT, daemon_signal_cb, s);
 	s->hup = evsignal_new(base, SIGHUP, daemon_signal_cb, s);
@@ -141,5 +182,7 @@ daemon_signals_free(struct daemon_signals *s)
 	event_free(s->term);
 	event_free(s->intr);
 	event_free(s->hup);
+	if (s->drain != NULL)
+		event_free(s->drain);
 	free(s);
 }

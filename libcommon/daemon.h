@@ -30,11 +30,21 @@ void daemon_reload_config(const struct cfg_opt *table, void *conf,
 /* The daemon's event loop; everything runs on its thread. */
 struct event_base *daemon_base_new(void);
 
-typedef void (*daemon_signal_fn)(void *arg);
+/* What a daemon does on signals. SIGTERM and SIGINT drain: STOPPING=1 is
+ * sent, drain_start stops new work, and the loop ends once busy() is 0 or
+ * drain_timeout_ms() has passed; a second such signal ends it at once.
+ * SIGHUP runs reload between RELOADING=1 and READY=1. SIGPIPE is ignored. */
+struct daemon_hooks {
+	void (*drain_start)(void *arg);
+	int (*busy)(void *arg);
+	long long (*drain_timeout_ms)(void *arg);
+	const char *busy_what;		/* "request(s) in flight", for the log */
+	void (*reload)(void *arg);
+};
+
 struct daemon_signals;
-/* on_term runs for SIGTERM and SIGINT, on_hup for SIGHUP; SIGPIPE ignored. */
 struct daemon_signals *daemon_signals_new(struct event_base *base,
-    daemon_signal_fn on_term, daemon_signal_fn on_hup, void *arg);
+    const struct daemon_hooks *hooks, void *arg);
 void daemon_signals_free(struct daemon_signals *s);
 
 #endif

@@ -43,10 +43,9 @@ struct svc {
 	size_t nroutes;
 	char *route_paths[2];
 	struct svc_req_impl *live;
-	struct event *heartbeat, *drain, *watchdog;
+	struct event *heartbeat, *watchdog;
 	struct daemon_signals *signals;
 	unsigned long long heartbeat_seq;
-	long long drain_deadline;
 	bool draining;
 };
 
@@ -386,49 +385,41 @@ svc_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-svc_drain_cb(evutil_socket_t fd, short what, void *arg)
+svc_drain_start(void *arg)
 {
-	struct svc *svc = arg;
-	(void)fd, (void)what;
+	((struct svc *)arg)->draining = true;	/* new requests get 503 */
+}
 
-	if (ipc_server_inflight(svc->server) == 0 ||
-	    time_mono_ms() >= svc->drain_deadline) {
-		log_info("stopping with %d request(s) in flight",
-		    ipc_server_inflight(svc->server));
-		event_base_loopbreak(svc->base);
-	}
+static int
+svc_busy(void *arg)
+{
+	return ipc_server_inflight(((struct svc *)arg)->server);
+}
+
+static long long
+svc_drain_timeout_ms(void *arg)
+{
+	return ((struct svc *)arg)->conf->drain_timeout_ms;
 }
 
 static void
-svc_on_term(void *arg)
-{
-	struct svc *svc = arg;
-	struct timeval tv = { 0, 50 * 1000 };
-
-	if (svc->draining) {
-		event_base_loopbreak(svc->base);
-		return;
-	}
-	log_info("draining");
-	notify_send("STOPPING=1");
-	svc->draining = true;
-	svc->drain_deadline = time_mono_ms() + svc->conf->drain_timeout_ms;
-	svc->drain = event_new(svc->base, -1, EV_PERSIST, svc_drain_cb, svc);
-	event_add(svc->drain, &tv);
-}
-
-static void
-svc_on_hup(void *arg)
+svc_reload(void *arg)
 {
 	struct svc *svc = arg;
 
-	notify_send("RELOADING=1");
 	daemon_reload_config(svc->def->opts, svc->conf, svc->def->conf_size,
 	    svc->opts.conf_path);
 	if (!svc->opts.debug)
 		log_set_level(svc_log_level_values[svc->conf->log_level]);
-	notify_send("READY=1");
 }
+
+static const struct daemon_hooks svc_hooks = {
+	.drain_start = svc_drain_start,
+	.busy = svc_busy,
+	.drain_timeout_ms = svc_drain_timeout_ms,
+	.busy_what = "request(s) in flight",
+	.reload = svc_reload,
+};
 
 static void
 svc_instance_cb(PGresult *res, void *arg)
@@ -476,7 +467,7 @@ svc_start(struct svc *svc)
 	svc->heartbeat = event_new(svc->base, -1, EV_PERSIST, svc_heartbeat_cb, svc);
 	event_add(svc->heartbeat, &hb);
 	svc->watchdog = notify_watchdog_start(svc->base);
-	svc->signals = daemon_signals_new(svc->base, svc_on_term, svc_on_hup, svc);
+	svc->signals = daemon_signals_new(svc->base, &svc_hooks, svc);
 }
 
 static void
@@ -495,8 +486,6 @@ svc_stop(struct svc *svc)
 	ipc_pub_close(svc->pub);
 	redis_close(svc->redis);
 	daemon_signals_free(svc->signals);
-	if (svc->drain)
-		event_free(svc->drain);
 	if (svc->watchdog)
 		event_free(svc->watchdog);
 	event_free(svc->heartbeat);
