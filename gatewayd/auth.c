@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "url.h"
 
 /* Verified tokens, so that a client's every request does not pay for an
  * Ed25519 verification (tens of microseconds). Direct-mapped by a BLAKE2b
@@ -86,7 +87,7 @@ gw_auth_token(const struct gw_request *r, char *buf, size_t len, bool *bad_forma
 		}
 		return h + 7;
 	}
-	return gw_query_param(r->query, "token", buf, len) > 0 ? buf : NULL;
+	return url_query_param(r->query, "token", buf, len) > 0 ? buf : NULL;
 }
 
 /* 401 with the Bearer challenge (RFC 6750 section 3). */
@@ -110,6 +111,8 @@ gw_auth_check(struct gw_request *r, enum route_auth level)
 	if (tok != NULL && gw->have_key)
 		err = gw_token_verify(gw, tok, (long long)time(NULL),
 		    &r->principal.claims);
+	if (err == TOKEN_OK && gw_revoked(r->principal.claims.sid))
+		err = TOKEN_REVOKED;
 	r->principal.present = err == TOKEN_OK;
 	if (level == ROUTE_PUBLIC)
 		return 0;
@@ -123,7 +126,8 @@ gw_auth_check(struct gw_request *r, enum route_auth level)
 	}
 	if (err != TOKEN_OK) {
 		log_req(LOG_LVL_INFO, r->request_id, "token refused: %s", token_strerror(err));
-		gw_auth_refuse(r, err == TOKEN_EXPIRED ? "token_expired" : "invalid_token",
+		gw_auth_refuse(r, err == TOKEN_EXPIRED ? "token_expired" :
+		    err == TOKEN_REVOKED ? "session_revoked" : "invalid_token",
 		    token_strerror(err), true);
 		return -1;
 	}

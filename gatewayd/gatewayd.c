@@ -112,8 +112,10 @@ gw_run(struct gw *gw)
 	gw->started_ms = time_mono_ms();
 	gw_router_init(&gw->router);
 	gw_auth_load_key(gw);
-	if (*gw->conf->redis_host != '\0')
+	if (*gw->conf->redis_host != '\0') {
 		gw->redis = redis_open(gw->base, gw->conf->redis_host, (int)gw->conf->redis_port);
+		redis_on_connect(gw->redis, gw_revoked_bootstrap, gw);
+	}
 	gw_upstreams_start(gw);
 	if (gw_http_listen(gw) < 0)
 		fatalx("cannot serve HTTP");
@@ -131,6 +133,7 @@ gw_run(struct gw *gw)
 	daemon_signals_free(sig);
 	gw_router_free(&gw->router);
 	gw_static_free();
+	gw_revoked_free();
 }
 
 int

@@ -141,10 +141,7 @@ void gw_http_close_all(struct gw *gw);
 /* At exit: frees every connection now, cancelling their calls. */
 void gw_http_free_all(struct gw *gw);
 const char *gw_request_header(const struct gw_request *r, const char *name);
-/* Copies the percent-decoded value of name in query into out (NUL ended).
- * Returns its length, 0 when absent or empty, -1 when it does not fit or
- * is malformed. */
-int gw_query_param(const char *query, const char *name, char *out, size_t outlen);
+
 /* Called by handlers once the response is fully queued. */
 void gw_request_done(struct gw_request *r);
 /* Registers an IPC call to cancel if the request dies first. */
@@ -189,6 +186,14 @@ void gw_forward(struct gw_request *r);
  * 401/403 itself and returns -1 when the route's auth level is not met. */
 int gw_auth_check(struct gw_request *r, enum route_auth level);
 void gw_auth_load_key(struct gw *gw);
+
+/* revoked.c */
+void gw_revoked_add(const char *sid, long long ttl_s);
+bool gw_revoked(const char *sid);
+void gw_revoked_event(const cJSON *body);
+void gw_revoked_purge(void);
+void gw_revoked_free(void);
+void gw_revoked_bootstrap(struct redis_conn *r, void *arg);
 
 /* static.c */
 void gw_static_serve(struct gw_request *r);

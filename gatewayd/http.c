@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "url.h"
 #include "utf8.h"
 #include "uuid.h"
 
@@ -83,45 +84,6 @@ gw_request_header(const struct gw_request *r, const char *name)
 		if (strcasecmp(r->hbuf + r->name_off[i], name) == 0)
 			return r->hbuf + r->value_off[i];
 	return NULL;
-}
-
-static int
-gw_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-int
-gw_query_param(const char *query, const char *name, char *out, size_t outlen)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *p = query; *p != '\0'; p += strcspn(p, "&"), p += *p == '&') {
-		if (strncmp(p, name, nlen) != 0 || p[nlen] != '=')
-			continue;
-		const char *v = p + nlen + 1;
-		size_t n = 0;
-		for (; *v != '\0' && *v != '&'; v++) {
-			int ch = (unsigned char)*v;
-			if (ch == '%') {
-				if (gw_hexval(v[1]) < 0 || gw_hexval(v[2]) < 0)
-					return -1;
-				ch = gw_hexval(v[1]) * 16 + gw_hexval(v[2]);
-				v += 2;
-			} else if (ch == '+') {
-				ch = ' ';
-			}
-			if (ch == 0 || n + 1 >= outlen)
-				return -1;
-			out[n++] = (char)ch;
-		}
-		out[n] = '\0';
-		return (int)n;
-	}
-	return 0;
 }
 
 static void
@@ -292,10 +254,10 @@ gw_path_decode(struct gw_request *r, size_t plen)
 	for (size_t i = 0; i < plen; i++) {
 		int ch = (unsigned char)r->url[i];
 		if (ch == '%') {
-			if (i + 2 >= plen || gw_hexval(r->url[i + 1]) < 0 ||
-			    gw_hexval(r->url[i + 2]) < 0)
+			if (i + 2 >= plen || url_hexval(r->url[i + 1]) < 0 ||
+			    url_hexval(r->url[i + 2]) < 0)
 				goto bad;
-			ch = gw_hexval(r->url[i + 1]) * 16 + gw_hexval(r->url[i + 2]);
+			ch = url_hexval(r->url[i + 1]) * 16 + url_hexval(r->url[i + 2]);
 			i += 2;
 		}
 		if (ch < 0x20 || ch == 0x7f)

@@ -97,6 +97,10 @@ gw_upstream_event(const char *topic, cJSON *body, void *arg)
 	struct gw_upstream *u = arg;
 	const char *instance = json_str(body, "instance");
 
+	if (strncmp(topic, "session.", 8) == 0) {
+		gw_revoked_event(body);
+		return;
+	}
 	if (strncmp(topic, "heartbeat.", 10) != 0)
 		return;
 	if (instance == NULL || !uuid_valid(instance)) {
@@ -116,6 +120,7 @@ gw_upstream_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw *gw = arg;
 	(void)fd, (void)what;
 
+	gw_revoked_purge();
 	for (int i = 0; i < GW_NUPSTREAMS; i++) {
 		struct gw_upstream *u = &gw->up[i];
 		if (!u->routes_loaded || (*u->seen_instance != '\0' &&
@@ -135,8 +140,9 @@ gw_upstreams_start(struct gw *gw)
 		u->name = gw_upstream_names[i];
 		u->cli = ipc_client_open(gw->base, gw->conf->up_url[i]);
 		u->sub = ipc_sub_open(gw->base, gw->conf->up_events[i], gw_upstream_event, u);
-		if (ipc_sub_subscribe(u->sub, "heartbeat.") < 0)
-			fatalx("%s: cannot subscribe to heartbeats", u->name);
+		if (ipc_sub_subscribe(u->sub, "heartbeat.") < 0 ||
+		    (i == GW_AUTHD && ipc_sub_subscribe(u->sub, "session.") < 0))
+			fatalx("%s: cannot subscribe to its events", u->name);
 		gw_upstream_fetch_routes(u);
 	}
 	gw->tick = event_new(gw->base, -1, EV_PERSIST, gw_upstream_tick_cb, gw);

@@ -66,12 +66,15 @@ pg_job_finish(struct pg_job *j, PGresult *res)
 	pg_job_free(j);
 }
 
+/* Watches the connection's socket for what, until told otherwise: a reply
+ * may arrive in several reads. */
 static void
 pg_conn_watch(struct pg_conn *c, short what)
 {
 	if (c->io != NULL)
 		event_free(c->io);
-	c->io = event_new(c->pool->base, PQsocket(c->conn), what, pg_conn_io_cb, c);
+	c->io = event_new(c->pool->base, PQsocket(c->conn), what | EV_PERSIST,
+	    pg_conn_io_cb, c);
 	if (c->io == NULL || event_add(c->io, NULL) < 0)
 		fatalx("pg: cannot watch the connection socket");
 }
@@ -372,6 +375,20 @@ pg_exec(struct pg_pool *p, const char *stmt, const char *const *params,
 	p->queued++;
 	pg_pool_kick(p);
 	return 0;
+}
+
+const char *
+pg_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
+
+const char *
+pg_constraint(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	return s ? s : "";
 }
 
 bool

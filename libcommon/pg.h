@@ -27,6 +27,14 @@ struct pg_pool *pg_pool_new(struct event_base *base, const char *conninfo,
  * statement is unknown or the queue is full (nothing is queued then). */
 int pg_exec(struct pg_pool *pool, const char *stmt, const char *const *params,
     pg_result_fn cb, void *arg);
+/* The SQLSTATE of a failed result ("23505"...), or "" */
+const char *pg_sqlstate(const PGresult *res);
+/* The constraint a failed result names, or "". */
+const char *pg_constraint(const PGresult *res);
+#define PG_UNIQUE_VIOLATION "23505"
+#define PG_FOREIGN_KEY_VIOLATION "23503"
+#define PG_CHECK_VIOLATION "23514"
+
 /* True when at least one connection is ready. */
 bool pg_pool_up(const struct pg_pool *pool);
 int pg_pool_busy(const struct pg_pool *pool);

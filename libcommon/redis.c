@@ -19,6 +19,8 @@ struct redis_conn {
 	bool closing;
 	bool warned;
 	struct event *retry;
+	void (*connected)(struct redis_conn *, void *);
+	void *connected_arg;
 };
 
 struct redis_cb {
@@ -37,7 +39,7 @@ redis_schedule_retry(struct redis_conn *r)
 }
 
 static void
-redis_on_connect(const redisAsyncContext *ac, int status)
+redis_connected_cb(const redisAsyncContext *ac, int status)
 {
 	struct redis_conn *r = ac->data;
 
@@ -53,10 +55,12 @@ redis_on_connect(const redisAsyncContext *ac, int status)
 	r->up = true;
 	r->warned = false;
 	log_info("redis: connected to %s:%d", r->host, r->port);
+	if (r->connected != NULL)
+		r->connected(r, r->connected_arg);
 }
 
 static void
-redis_on_disconnect(const redisAsyncContext *ac, int status)
+redis_disconnected_cb(const redisAsyncContext *ac, int status)
 {
 	struct redis_conn *r = ac->data;
 
@@ -90,8 +94,8 @@ redis_connect(struct redis_conn *r)
 	}
 	ac->data = r;
 	redisLibeventAttach(ac, r->base);
-	redisAsyncSetConnectCallback(ac, redis_on_connect);
-	redisAsyncSetDisconnectCallback(ac, redis_on_disconnect);
+	redisAsyncSetConnectCallback(ac, redis_connected_cb);
+	redisAsyncSetDisconnectCallback(ac, redis_disconnected_cb);
 	r->ac = ac;
 }
 
@@ -106,6 +110,13 @@ redis_open(struct event_base *base, const char *host, int port)
 	r->retry = evtimer_new(base, redis_retry_cb, r);
 	redis_connect(r);
 	return r;
+}
+
+void
+redis_on_connect(struct redis_conn *r, void (*fn)(struct redis_conn *, void *), void *arg)
+{
+	r->connected = fn;
+	r->connected_arg = arg;
 }
 
 bool

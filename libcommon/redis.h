@@ -14,6 +14,9 @@ struct redis_conn;
 /* host must be a numeric address (no DNS lookup on the loop). */
 struct redis_conn *redis_open(struct event_base *base, const char *host, int port);
 bool redis_up(const struct redis_conn *r);
+/* fn runs on every successful (re)connection. */
+void redis_on_connect(struct redis_conn *r, void (*fn)(struct redis_conn *, void *),
+    void *arg);
 /* Sends a command built like printf (hiredis format). -1 when down. */
 int redis_command(struct redis_conn *r, redis_reply_fn cb, void *arg,
     const char *fmt, ...);

@@ -112,6 +112,33 @@ svc_request_json(struct svc_request *r)
 	return j;
 }
 
+int
+svc_query(struct svc_request *r, const char *stmt, const char *const *params,
+    pg_result_fn cb, void *arg)
+{
+	if (pg_exec(r->svc->pg, stmt, params, cb, arg) < 0) {
+		svc_respond_error(r, 503, "busy", "The service is busy; try again");
+		return -1;
+	}
+	return 0;
+}
+
+bool
+svc_result_ok(struct svc_request *r, const PGresult *res, ExecStatusType want)
+{
+	if (res == NULL) {
+		svc_respond_error(r, 503, "database_unavailable", "The database did not answer");
+		return false;
+	}
+	if (PQresultStatus(res) != want) {
+		log_req(LOG_LVL_WARN, r->request_id, "%s %s: %s", r->method, r->path,
+		    PQresultErrorMessage(res));
+		svc_respond_error(r, 500, "internal", "The request failed");
+		return false;
+	}
+	return true;
+}
+
 /* ----------------------------------------------------- built-in routes */
 
 static cJSON *
@@ -183,10 +210,13 @@ static void
 svc_build_routes(struct svc *svc)
 {
 	const struct svc_def *d = svc->def;
+	size_t n = 2;
 	char buf[128];
 
-	svc->nroutes = d->nroutes + 2;
-	if ((svc->routes = calloc(svc->nroutes, sizeof(*svc->routes))) == NULL)
+	for (size_t t = 0; d->routes != NULL && d->routes[t] != NULL; t++)
+		n += d->routes[t]->n;
+	svc->nroutes = n;
+	if ((svc->routes = calloc(n, sizeof(*svc->routes))) == NULL)
 		fatalx("out of memory");
 	snprintf(buf, sizeof(buf), "/api/health/%s", d->name);
 	svc->route_paths[0] = strdup(buf);
@@ -198,8 +228,10 @@ svc_build_routes(struct svc *svc)
 		ROUTE_PUBLIC, 0, "default" }, svc_route_health };
 	svc->routes[1] = (struct svc_route){ { "POST", svc->route_paths[1],
 		ROUTE_USER, SVC_ECHO_LIMIT, "default" }, svc_route_echo };
-	if (d->nroutes > 0)
-		memcpy(svc->routes + 2, d->routes, d->nroutes * sizeof(*d->routes));
+	n = 2;
+	for (size_t t = 0; d->routes != NULL && d->routes[t] != NULL; t++)
+		for (size_t i = 0; i < d->routes[t]->n; i++)
+			svc->routes[n++] = d->routes[t]->routes[i];
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const char *why = route_decl_check(&svc->routes[i].decl);
 		if (why != NULL)
@@ -212,12 +244,13 @@ static void
 svc_build_stmts(struct svc *svc)
 {
 	const struct svc_def *d = svc->def;
-	size_t n = 0;
 	const char *s = d->schema;
+	size_t n = 2;
 
-	while (d->stmts != NULL && d->stmts[n].name != NULL)
-		n++;
-	if ((svc->stmts = calloc(n + 3, sizeof(*svc->stmts))) == NULL ||
+	for (size_t t = 0; d->stmts != NULL && d->stmts[t] != NULL; t++)
+		for (const struct pg_stmt *st = d->stmts[t]; st->name != NULL; st++)
+			n++;
+	if ((svc->stmts = calloc(n + 1, sizeof(*svc->stmts))) == NULL ||
 	    asprintf(&svc->stmt_sql[0], "SELECT (SELECT count(*) FROM %s.schema_migrations),"
 	    " (SELECT count(*) FROM %s.instances)", s, s) < 0 ||
 	    asprintf(&svc->stmt_sql[1], "INSERT INTO %s.instances (id, daemon, version)"
@@ -225,8 +258,10 @@ svc_build_stmts(struct svc *svc)
 		fatalx("out of memory");
 	svc->stmts[0] = (struct pg_stmt){ "svc_health", svc->stmt_sql[0], 0 };
 	svc->stmts[1] = (struct pg_stmt){ "svc_instance_add", svc->stmt_sql[1], 3 };
-	if (n > 0)
-		memcpy(svc->stmts + 2, d->stmts, n * sizeof(*d->stmts));
+	n = 2;
+	for (size_t t = 0; d->stmts != NULL && d->stmts[t] != NULL; t++)
+		for (const struct pg_stmt *st = d->stmts[t]; st->name != NULL; st++)
+			svc->stmts[n++] = *st;
 }
 
 /* ----------------------------------------------------- IPC dispatch */
@@ -531,6 +566,7 @@ svc_main(int argc, char **argv, const struct svc_def *def)
 }
 
 void *svc_config(struct svc *svc) { return svc->conf; }
+struct event_base *svc_base(struct svc *svc) { return svc->base; }
 struct pg_pool *svc_pg(struct svc *svc) { return svc->pg; }
 struct redis_conn *svc_redis(struct svc *svc) { return svc->redis; }
 struct ipc_pub *svc_pub(struct svc *svc) { return svc->pub; }

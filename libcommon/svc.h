@@ -86,15 +86,21 @@ struct svc_route {
 	svc_handler_fn fn;
 };
 
+/* The routes of one concern (one file), announced together. */
+struct svc_routes {
+	const struct svc_route *routes;
+	size_t n;
+};
+
 struct svc_def {
 	const char *name;		/* "authd" */
 	const char *schema;		/* "auth" */
 	const char *conf_path;		/* default config file */
 	const struct cfg_opt *opts;
 	size_t conf_size;		/* struct svc_conf must come first */
-	const struct svc_route *routes;
-	size_t nroutes;
-	const struct pg_stmt *stmts;	/* the daemon's own, NULL-name ended */
+	const struct svc_routes *const *routes;	/* NULL-ended */
+	const struct pg_stmt *const *stmts;	/* NULL-ended list of tables,
+						 * each ended by a NULL name */
 	int (*init)(struct svc *svc);	/* after migrations, before serving */
 	void (*fini)(struct svc *svc);
 };
@@ -108,8 +114,15 @@ void svc_respond_error(struct svc_request *r, int status, const char *code,
     const char *message);
 /* The request body parsed as a JSON object, or NULL after answering 400. */
 cJSON *svc_request_json(struct svc_request *r);
+/* Queues statement stmt for r; -1 after answering 503 when it cannot. */
+int svc_query(struct svc_request *r, const char *stmt, const char *const *params,
+    pg_result_fn cb, void *arg);
+/* True when res is a successful result of the expected status; otherwise
+ * answers r (503 without a database, 500 on an error) and logs why. */
+bool svc_result_ok(struct svc_request *r, const PGresult *res, ExecStatusType want);
 
 void *svc_config(struct svc *svc);
+struct event_base *svc_base(struct svc *svc);
 struct pg_pool *svc_pg(struct svc *svc);
 struct redis_conn *svc_redis(struct svc *svc);
 struct ipc_pub *svc_pub(struct svc *svc);

@@ -154,6 +154,7 @@ token_strerror(enum token_err err)
 	case TOKEN_BAD_SIGNATURE: return "Invalid token signature";
 	case TOKEN_EXPIRED: return "Token expired";
 	case TOKEN_NOT_YET_VALID: return "Token not yet valid";
+	case TOKEN_REVOKED: return "Session revoked";
 	}
 	return "Invalid token";
 }

@@ -27,6 +27,7 @@ enum token_err {
 	TOKEN_BAD_SIGNATURE,
 	TOKEN_EXPIRED,
 	TOKEN_NOT_YET_VALID,
+	TOKEN_REVOKED,		/* valid, but its session was revoked */
 };
 
 /* Checks jwt's form, algorithm, signature and times against now (Unix

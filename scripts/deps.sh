@@ -11,7 +11,7 @@ libhiredis-dev libsodium-dev libinih-dev zlib1g-dev libssl-dev libwslay-dev
 libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev
 postgresql redis-server redis-tools
 python3 python3-pytest python3-requests python3-psycopg2 python3-redis
-python3-nacl python3-websockets
+python3-nacl python3-websockets python3-pyotp python3-aiosmtpd
 chromium fonts-liberation wrk nginx-light"
 
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

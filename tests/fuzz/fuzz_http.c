@@ -32,8 +32,8 @@ fuzz_use_request(const struct gw_request *r)
 
 	gw_request_header(r, "Host");
 	gw_request_header(r, "Authorization");
-	gw_query_param(r->query, "token", buf, sizeof(buf));
-	gw_query_param(r->query, "room_id", buf, sizeof(buf));
+	url_query_param(r->query, "token", buf, sizeof(buf));
+	url_query_param(r->query, "room_id", buf, sizeof(buf));
 }
 
 int
