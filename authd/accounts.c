@@ -364,27 +364,13 @@ auth_refresh(struct svc_request *r)
 
 /* ------------------------------------------------------------ me, logout */
 
-static void
-auth_me_found(PGresult *res, void *arg)
-{
-	struct svc_request *r = arg;
-
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "User not found");
-		return;
-	}
-	svc_respond(r, 200, auth_user_json(res, 0));
-}
-
 /* GET /api/auth/me */
 static void
 auth_me(struct svc_request *r)
 {
 	const char *params[1] = { r->user_id };
 
-	svc_query(r, "user_by_id", params, auth_me_found, r);
+	svc_query(r, "user_by_id", params, auth_respond_user, r);
 }
 
 static void

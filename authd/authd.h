@@ -64,6 +64,9 @@ void auth_password_fini(void);
 /* tokens.c */
 /* The "user" object of a users row (AUTH_USER_COLS). */
 cJSON *auth_user_json(const PGresult *res, int row);
+/* A pg callback (arg: the request) answering with the user object of the
+ * one row, or 404. */
+void auth_respond_user(PGresult *res, void *arg);
 /* Opens a session for the user in row 0 of res and answers r with the
  * token response. */
 void auth_issue_session(struct svc_request *r, const PGresult *user);

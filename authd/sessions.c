@@ -96,12 +96,8 @@ auth_session_revoked(PGresult *res, void *arg)
 {
 	struct svc_request *r = arg;
 
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
+	if (!svc_result_one(r, res, "Session not found"))
 		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "Session not found");
-		return;
-	}
 	auth_publish_revoked(PQgetvalue(res, 0, 0));
 	svc_respond(r, 200, auth_message("Session revoked successfully"));
 }
@@ -151,13 +147,8 @@ auth_rotate_user(PGresult *res, void *arg)
 {
 	struct svc_request *r = arg;
 
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "User not found");
-		return;
-	}
-	auth_issue_session(r, res);
+	if (svc_result_one(r, res, "User not found"))
+		auth_issue_session(r, res);
 }
 
 static void

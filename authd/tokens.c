@@ -57,6 +57,15 @@ auth_user_json(const PGresult *res, int row)
 	return u;
 }
 
+void
+auth_respond_user(PGresult *res, void *arg)
+{
+	struct svc_request *r = arg;
+
+	if (svc_result_one(r, res, "User not found"))
+		svc_respond(r, 200, auth_user_json(res, 0));
+}
+
 char *
 auth_access_token(const char *user_id, const char *session_id, bool admin)
 {

@@ -313,12 +313,8 @@ auth_status_found(PGresult *res, void *arg)
 	struct svc_request *r = arg;
 	cJSON *o;
 
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
+	if (!svc_result_one(r, res, "User not found"))
 		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "User not found");
-		return;
-	}
 	if ((o = cJSON_CreateObject()) != NULL)
 		cJSON_AddBoolToObject(o, "enabled", PQgetvalue(res, 0, 0)[0] == 't');
 	svc_respond(r, 200, o);

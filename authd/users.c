@@ -93,20 +93,6 @@ auth_users_search(struct svc_request *r)
 	svc_query(r, "users_search", params, auth_users_found, r);
 }
 
-static void
-auth_user_updated(PGresult *res, void *arg)
-{
-	struct svc_request *r = arg;
-
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "User not found");
-		return;
-	}
-	svc_respond(r, 200, auth_user_json(res, 0));
-}
-
 /* An avatar is an http(s) URL or a path on this server: nothing that a
  * browser would run. */
 static bool
@@ -139,24 +125,8 @@ auth_user_update(struct svc_request *r)
 	params[0] = r->user_id;
 	params[1] = name && *name ? name : NULL;
 	params[2] = avatar && *avatar ? avatar : NULL;
-	svc_query(r, "user_update", params, auth_user_updated, r);
+	svc_query(r, "user_update", params, auth_respond_user, r);
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
-}
-
-static void
-auth_profile_found(PGresult *res, void *arg)
-{
-	struct svc_request *r = arg;
-	cJSON *u;
-
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "User not found");
-		return;
-	}
-	u = auth_user_json(res, 0);
-	svc_respond(r, 200, u);
 }
 
 /* GET /api/user/profile: one's own account. */
@@ -165,7 +135,7 @@ auth_user_profile(struct svc_request *r)
 {
 	const char *params[1] = { r->user_id };
 
-	svc_query(r, "user_by_id", params, auth_profile_found, r);
+	svc_query(r, "user_by_id", params, auth_respond_user, r);
 }
 
 static void
@@ -173,13 +143,8 @@ auth_public_found(PGresult *res, void *arg)
 {
 	struct svc_request *r = arg;
 
-	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1) {
-		svc_respond_error(r, 404, "not_found", "User not found");
-		return;
-	}
-	svc_respond(r, 200, auth_public_json(res, 0));
+	if (svc_result_one(r, res, "User not found"))
+		svc_respond(r, 200, auth_public_json(res, 0));
 }
 
 /* GET /api/users/{id}: another user's public profile. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "hash.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -24,15 +25,6 @@ struct gw_revoked {
 static struct gw_revoked *gw_revoked_table[GW_REVOKED_BUCKETS];
 static int gw_revoked_count;
 
-static unsigned
-gw_revoked_hash(const char *sid)
-{
-	unsigned h = 2166136261u;
-	for (; *sid; sid++)
-		h = (h ^ (unsigned char)*sid) * 16777619u;
-	return h % GW_REVOKED_BUCKETS;
-}
-
 void
 gw_revoked_add(const char *sid, long long ttl_s)
 {
@@ -41,7 +33,7 @@ gw_revoked_add(const char *sid, long long ttl_s)
 
 	if (!uuid_valid(sid) || ttl_s <= 0)
 		return;
-	b = &gw_revoked_table[gw_revoked_hash(sid)];
+	b = &gw_revoked_table[hash_fnv1a(sid) % GW_REVOKED_BUCKETS];
 	for (e = *b; e != NULL; e = e->next) {
 		if (strcmp(e->sid, sid) == 0) {
 			if (e->until_ms < until)
@@ -65,7 +57,8 @@ gw_revoked(const char *sid)
 {
 	long long now = time_mono_ms();
 
-	for (struct gw_revoked *e = gw_revoked_table[gw_revoked_hash(sid)]; e; e = e->next)
+	for (struct gw_revoked *e = gw_revoked_table[hash_fnv1a(sid) % GW_REVOKED_BUCKETS]; e;
+	    e = e->next)
 		if (strcmp(e->sid, sid) == 0)
 			return e->until_ms > now;
 	return false;

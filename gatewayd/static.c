@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "hash.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -81,15 +82,6 @@ gw_static_type(const char *path, bool *text)
 				return gw_types[i].type;
 			}
 	return "application/octet-stream";
-}
-
-static unsigned
-gw_static_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % GW_STATIC_BUCKETS;
 }
 
 static void
@@ -205,7 +197,7 @@ gw_file_stale(const struct gw_file *f, const char *fspath)
 static void
 gw_cache_remove(struct gw_file *f)
 {
-	struct gw_file **pp = &gw_static_cache[gw_static_hash(f->urlpath)];
+	struct gw_file **pp = &gw_static_cache[hash_fnv1a(f->urlpath) % GW_STATIC_BUCKETS];
 
 	for (; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == f) {
@@ -222,7 +214,7 @@ gw_cache_remove(struct gw_file *f)
 static struct gw_file *
 gw_static_lookup(const char *urlpath, const char *fspath)
 {
-	unsigned h = gw_static_hash(urlpath);
+	unsigned h = hash_fnv1a(urlpath) % GW_STATIC_BUCKETS;
 	struct gw_file *f;
 	long long now = time_mono_ms();
 

@@ -139,6 +139,18 @@ svc_result_ok(struct svc_request *r, const PGresult *res, ExecStatusType want)
 	return true;
 }
 
+bool
+svc_result_one(struct svc_request *r, const PGresult *res, const char *message)
+{
+	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
+		return false;
+	if (PQntuples(res) != 1) {
+		svc_respond_error(r, 404, "not_found", message);
+		return false;
+	}
+	return true;
+}
+
 /* ----------------------------------------------------- built-in routes */
 
 static cJSON *
@@ -167,11 +179,8 @@ svc_health_db_cb(PGresult *res, void *arg)
 	struct svc_request *r = arg;
 	cJSON *o;
 
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		svc_respond_error(r, 503, "database_unavailable",
-		    "The database did not answer");
+	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
 		return;
-	}
 	o = svc_status_json(r->svc);
 	cJSON_AddNumberToObject(o, "migrations", atoi(PQgetvalue(res, 0, 0)));
 	cJSON_AddNumberToObject(o, "starts", atoi(PQgetvalue(res, 0, 1)));
@@ -182,8 +191,7 @@ svc_health_db_cb(PGresult *res, void *arg)
 static void
 svc_route_health(struct svc_request *r)
 {
-	if (pg_exec(r->svc->pg, "svc_health", NULL, svc_health_db_cb, r) < 0)
-		svc_respond_error(r, 503, "busy", "Too many queued queries");
+	svc_query(r, "svc_health", NULL, svc_health_db_cb, r);
 }
 
 /* POST /api/health/<daemon>/echo: proves the authenticated forwarding path

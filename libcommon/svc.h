@@ -120,6 +120,9 @@ int svc_query(struct svc_request *r, const char *stmt, const char *const *params
 /* True when res is a successful result of the expected status; otherwise
  * answers r (503 without a database, 500 on an error) and logs why. */
 bool svc_result_ok(struct svc_request *r, const PGresult *res, ExecStatusType want);
+/* Like svc_result_ok for a query that must return exactly one row; none
+ * answers 404 not_found with message. */
+bool svc_result_one(struct svc_request *r, const PGresult *res, const char *message);
 
 void *svc_config(struct svc *svc);
 struct event_base *svc_base(struct svc *svc);
