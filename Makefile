@@ -12,7 +12,7 @@ RUN_DIR ?= $(CURDIR)/run
 HTTP_PORT ?= 8080
 PYTHON := /usr/bin/python3
 
-PKGS := libevent libpq hiredis libcjson libsodium inih zlib libcrypto
+PKGS := libevent libpq hiredis libcjson libsodium inih zlib libcrypto libcurl
 CFLAGS_COMMON = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
 	-Ilibcommon -Igatewayd $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lhttp_parser -lpthread
@@ -129,6 +129,7 @@ test-browser: all
 
 bench: all
 	bench/http/run.sh "$(CURDIR)/$(BUILD)/bin"
+	bench/auth/run.sh "$(CURDIR)/$(BUILD)/bin"
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \

@@ -21,8 +21,7 @@ const struct pg_stmt auth_accounts_stmts[] = {
 	{ "user_by_id", "SELECT " AUTH_USER_COLS " FROM auth.users WHERE id = $1", 1 },
 	{ "register", "SELECT " AUTH_USER_COLS " FROM auth.register($1, $2, $3, $4, $5)", 5 },
 	{ "refresh", "SELECT outcome, o_session, o_user FROM auth.refresh($1, $2, $3)", 3 },
-	{ "login_locked", "SELECT auth.login_locked($1)", 1 },
-	{ "login_failed", "SELECT auth.login_failed($1, $2, $3, $4)", 4 },
+	{ "login_attempt", "SELECT auth.login_attempt($1, $2, $3, $4)", 4 },
 	{ "login_ok", "DELETE FROM auth.login_attempts WHERE identifier = lower($1)", 1 },
 	{ "session_revoke", "UPDATE auth.sessions SET revoked_at = now()"
 	  " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id", 2 },
@@ -34,6 +33,7 @@ struct auth_ctx {
 	struct svc_request *r;
 	cJSON *body;
 	const char *ident, *password;	/* point into body */
+	const char *username, *email;
 	char id[UUID_STRLEN + 1];
 	char refresh[64], hash[65];
 	PGresult *user;			/* a copy, when one is needed */
@@ -124,9 +124,7 @@ static void
 auth_register_hashed(char *hash, void *arg)
 {
 	struct auth_ctx *c = arg;
-	const char *username = cJSON_GetObjectItem(c->body, "username")->valuestring;
-	const char *email = cJSON_GetObjectItem(c->body, "email")->valuestring;
-	const char *params[5] = { c->id, username, email, hash,
+	const char *params[5] = { c->id, c->username, c->email, hash,
 		authd.conf->first_user_is_admin ? "t" : "f" };
 
 	if (hash == NULL) {
@@ -171,7 +169,7 @@ auth_register(struct svc_request *r)
 	}
 	if ((c = auth_ctx_new(r, body)) == NULL)
 		return;
-	c->password = password;
+	c->username = username, c->email = email, c->password = password;
 	if (auth_password_hash(password, auth_register_hashed, c) < 0)
 		auth_fail(c, 503, "busy", "Too many sign-ins at once; try again");
 }
@@ -179,35 +177,23 @@ auth_register(struct svc_request *r)
 /* ------------------------------------------------------------ login */
 
 static void
-auth_login_counted(PGresult *res, void *arg)
-{
-	struct auth_ctx *c = arg;
-	(void)res;
-	auth_fail(c, 401, "invalid_credentials", "Invalid credentials");
-}
-
-static void
 auth_login_verified(bool ok, void *arg)
 {
 	struct auth_ctx *c = arg;
-	char max[16], window[16], lock[16];
-	const char *params[4] = { c->ident, max, window, lock };
+	const char *params[1] = { c->ident };
 
-	if (!ok) {
-		snprintf(max, sizeof(max), "%lld", authd.conf->lockout_failures);
-		snprintf(window, sizeof(window), "%lld", authd.conf->lockout_window_s);
-		snprintf(lock, sizeof(lock), "%lld", authd.conf->lockout_s);
-		if (svc_query(c->r, "login_failed", params, auth_login_counted, c) < 0)
-			auth_ctx_free(c);
+	if (!ok) {		/* the attempt was counted before the check */
+		auth_fail(c, 401, "invalid_credentials", "Invalid credentials");
 		return;
 	}
-	pg_exec(svc_pg(authd.svc), "login_ok", params, NULL, NULL);
+	/* With 2FA the attempt stays counted until the second step succeeds:
+	 * knowing the password alone buys no endless code guessing. */
 	if (PQgetvalue(c->user, 0, AU_2FA)[0] == 't') {
 		auth_twofa_challenge(c->r, c->user);
-		auth_ctx_free(c);
-		return;
+	} else {
+		pg_exec(svc_pg(authd.svc), "login_ok", params, NULL, NULL);
+		auth_issue_session(c->r, c->user);
 	}
-	auth_issue_session(c->r, c->user);
 	auth_ctx_free(c);
 }
 
@@ -232,7 +218,7 @@ auth_login_found(PGresult *res, void *arg)
 }
 
 static void
-auth_login_checked(PGresult *res, void *arg)
+auth_login_counted(PGresult *res, void *arg)
 {
 	struct auth_ctx *c = arg;
 	const char *params[1] = { c->ident };
@@ -241,7 +227,7 @@ auth_login_checked(PGresult *res, void *arg)
 		auth_ctx_free(c);
 		return;
 	}
-	if (!PQgetisnull(res, 0, 0)) {
+	if (PQgetvalue(res, 0, 0)[0] != 't') {
 		auth_fail(c, 429, "too_many_attempts",
 		    "Too many failed login attempts; try again later");
 		return;
@@ -256,7 +242,8 @@ auth_login(struct svc_request *r)
 {
 	cJSON *body = svc_request_json(r);
 	const char *ident, *password, *why;
-	const char *params[1];
+	const char *params[4];
+	char max[16], window[16], lock[16];
 	struct auth_ctx *c;
 
 	if (body == NULL)
@@ -275,8 +262,11 @@ auth_login(struct svc_request *r)
 	if ((c = auth_ctx_new(r, body)) == NULL)
 		return;
 	c->ident = ident, c->password = password;
-	params[0] = ident;
-	if (svc_query(r, "login_locked", params, auth_login_checked, c) < 0)
+	snprintf(max, sizeof(max), "%lld", authd.conf->lockout_failures);
+	snprintf(window, sizeof(window), "%lld", authd.conf->lockout_window_s);
+	snprintf(lock, sizeof(lock), "%lld", authd.conf->lockout_s);
+	params[0] = ident, params[1] = max, params[2] = window, params[3] = lock;
+	if (svc_query(r, "login_attempt", params, auth_login_counted, c) < 0)
 		auth_ctx_free(c);
 }
 
@@ -348,14 +338,14 @@ auth_refresh(struct svc_request *r)
 	if (body == NULL)
 		return;
 	if (valid_member_text(body, "refresh_token", true, 1, 128, &token) != NULL ||
-	    auth_refresh_hash(token, hash) < 0) {
+	    auth_token_hash(token, hash) < 0) {
 		cJSON_Delete(body);
 		svc_respond_error(r, 401, "invalid_refresh_token", "Invalid or expired refresh token");
 		return;
 	}
 	if ((c = auth_ctx_new(r, body)) == NULL)
 		return;
-	auth_refresh_new(c->refresh, c->hash);
+	auth_token_new(c->refresh, c->hash);
 	snprintf(ttl, sizeof(ttl), "%lld", authd.conf->refresh_ttl_s);
 	params[0] = hash, params[1] = c->hash, params[2] = ttl;
 	if (svc_query(r, "refresh", params, auth_refresh_spent, c) < 0)

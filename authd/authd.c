@@ -1,6 +1,6 @@
-/* authd: accounts, sessions, tokens, 2FA. This file is the daemon's entry
- * point, option table and start-up; the shared service frame (IPC,
- * database, heartbeat, drain) is libcommon/svc.c. */
+/* authd: accounts, sessions, tokens, 2FA, recovery. This file is the
+ * daemon's entry point, option table and start-up; the shared service frame
+ * (IPC, database, heartbeat, drain) is libcommon/svc.c. */
 #include "authd.h"
 
 #include <locale.h>
@@ -53,6 +53,14 @@ static const struct cfg_opt authd_opts[] = {
 	    admin_email, "its email"),
 	AUTHD_OPT("admin", "password_file", CFG_STR, "", 0, 1024, false,
 	    admin_password_file, "file holding its initial password"),
+	AUTHD_OPT("mail", "smtp_url", CFG_STR, "", 0, 1024, true,
+	    mail_smtp_url, "smtp://host:port or smtps://; empty = mail off"),
+	AUTHD_OPT("mail", "from", CFG_STR, "Enclavr <noreply@enclavr.local>", 3, 512, true,
+	    mail_from, "From header; its address is the envelope sender"),
+	AUTHD_OPT("mail", "link_base", CFG_STR, "http://localhost:8080", 1, 512, true,
+	    mail_link_base, "where links in mails point (the web client)"),
+	AUTHD_OPT("mail", "timeout_ms", CFG_INT, "10000", 100, 600000, true,
+	    mail_timeout_ms, "limit on one SMTP transaction"),
 	CFG_END
 };
 
@@ -126,7 +134,7 @@ authd_init(struct svc *svc)
 		    authd.conf->signing_key_file);
 		return -1;
 	}
-	if (auth_password_init() < 0 || authd_admin_bootstrap() < 0)
+	if (auth_mail_init() < 0 || auth_password_init() < 0 || authd_admin_bootstrap() < 0)
 		return -1;
 	return 0;
 }
@@ -135,18 +143,19 @@ static void
 authd_fini(struct svc *svc)
 {
 	(void)svc;
+	auth_mail_fini();
 	auth_password_fini();
 	sodium_memzero(authd.sk, sizeof(authd.sk));
 }
 
 static const struct svc_routes *const authd_routes[] = {
 	&auth_accounts_routes, &auth_sessions_routes, &auth_users_routes,
-	&auth_twofa_routes, NULL
+	&auth_twofa_routes, &auth_recovery_routes, &auth_oauth_routes, NULL
 };
 
 static const struct pg_stmt *const authd_stmts[] = {
 	auth_accounts_stmts, auth_sessions_stmts, auth_users_stmts,
-	auth_tokens_stmts, auth_twofa_stmts, NULL
+	auth_tokens_stmts, auth_twofa_stmts, auth_recovery_stmts, NULL
 };
 
 static const struct svc_def authd_def = {

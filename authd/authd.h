@@ -1,7 +1,9 @@
 /* authd: accounts, sessions, tokens. Shared state and the functions its
  * files offer each other: password.c (policy, hashing on the worker pool),
  * tokens.c (sessions and the token response), accounts.c (register, login,
- * refresh, me, logout), sessions.c (listing and revoking), users.c. */
+ * refresh, me, logout), sessions.c (listing and revoking), users.c,
+ * recovery.c (password reset and change, email verification) and mail.c
+ * (SMTP on a worker thread). */
 #ifndef AUTHD_H
 #define AUTHD_H
 
@@ -30,6 +32,10 @@ struct authd_conf {
 	long long lockout_window_s;
 	long long lockout_s;
 	long long password_max_age_days;
+	char *mail_smtp_url;		/* "" = mail off */
+	char *mail_from;
+	char *mail_link_base;
+	long long mail_timeout_ms;
 };
 
 /* The daemon's state, set up once by authd_init. */
@@ -72,14 +78,17 @@ void auth_respond_user(PGresult *res, void *arg);
 void auth_issue_session(struct svc_request *r, const PGresult *user);
 /* A signed access token, malloc'ed. */
 char *auth_access_token(const char *user_id, const char *session_id, bool admin);
-/* A new refresh token (base64url of 32 random bytes) and its hex SHA-256. */
-void auth_refresh_new(char token[64], char hash[65]);
-/* The hex SHA-256 of a presented refresh token; -1 when it is malformed. */
-int auth_refresh_hash(const char *token, char hash[65]);
+/* A new opaque token (base64url of 32 random bytes: refresh tokens, reset
+ * and verification links, login challenges) and its hex SHA-256. */
+void auth_token_new(char token[64], char hash[65]);
+/* The hex SHA-256 of a presented opaque token; -1 when it is malformed. */
+int auth_token_hash(const char *token, char hash[65]);
 /* The hex SHA-256 of text (recovery codes, challenges). */
 void auth_sha256_hex(const char *text, char hash[65]);
 /* Tells every gatewayd that session sid is revoked (event + Redis). */
 void auth_publish_revoked(const char *sid);
+/* {"message": text}, the answer of actions that return nothing else. */
+cJSON *auth_message(const char *text);
 /* The token response for an existing session. */
 cJSON *auth_token_response(const char *access, const char *refresh, cJSON *user);
 
@@ -88,10 +97,25 @@ cJSON *auth_token_response(const char *access, const char *refresh, cJSON *user)
  * {require_2fa, user_id, challenge} for the second step. */
 void auth_twofa_challenge(struct svc_request *r, const PGresult *user);
 
+/* mail.c */
+/* Queues a plain-text mail to one recipient for the mail worker; what names
+ * it in the log ("password reset for user <id>"), which never shows the
+ * body (it holds a token). Returns 0 when queued, or when mail is off (a
+ * warning is logged); -1 when it cannot be queued (queue full, memory, a
+ * line break in a header). */
+int auth_mail_send(const char *to, const char *subject, const char *body,
+    const char *what);
+/* "<[mail] link_base><path>?token=<token>", malloc'ed; NULL when out of
+ * memory. */
+char *auth_mail_link(const char *path, const char *token);
+int auth_mail_init(void);
+void auth_mail_fini(void);
+
 /* Route tables and statements of each concern. */
 extern const struct svc_routes auth_accounts_routes, auth_sessions_routes,
-    auth_users_routes, auth_twofa_routes;
+    auth_users_routes, auth_twofa_routes, auth_recovery_routes, auth_oauth_routes;
 extern const struct pg_stmt auth_accounts_stmts[], auth_sessions_stmts[],
-    auth_users_stmts[], auth_tokens_stmts[], auth_twofa_stmts[];
+    auth_users_stmts[], auth_tokens_stmts[], auth_twofa_stmts[],
+    auth_recovery_stmts[];
 
 #endif

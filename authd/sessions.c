@@ -23,16 +23,6 @@ const struct pg_stmt auth_sessions_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-static cJSON *
-auth_message(const char *text)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o != NULL)
-		cJSON_AddStringToObject(o, "message", text);
-	return o;
-}
-
 static void
 auth_sessions_listed(PGresult *res, void *arg)
 {

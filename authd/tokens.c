@@ -11,8 +11,8 @@
 #include "log.h"
 #include "uuid.h"
 
-#define AUTH_REFRESH_BYTES 32
-#define AUTH_REFRESH_LEN 43		/* base64url, no padding */
+#define AUTH_TOKEN_BYTES 32
+#define AUTH_TOKEN_LEN 43		/* base64url, no padding */
 
 const struct pg_stmt auth_tokens_stmts[] = {
 	{ "session_open", "SELECT auth.session_open($1, $2, $3, $4, $5, $6)", 6 },
@@ -88,9 +88,9 @@ auth_sha256_hex(const char *text, char hash[65])
 }
 
 void
-auth_refresh_new(char token[64], char hash[65])
+auth_token_new(char token[64], char hash[65])
 {
-	unsigned char raw[AUTH_REFRESH_BYTES];
+	unsigned char raw[AUTH_TOKEN_BYTES];
 
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(token, 64, raw, sizeof(raw),
@@ -100,14 +100,24 @@ auth_refresh_new(char token[64], char hash[65])
 }
 
 int
-auth_refresh_hash(const char *token, char hash[65])
+auth_token_hash(const char *token, char hash[65])
 {
-	if (strlen(token) != AUTH_REFRESH_LEN ||
+	if (strlen(token) != AUTH_TOKEN_LEN ||
 	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-_") != AUTH_REFRESH_LEN)
+	    "0123456789-_") != AUTH_TOKEN_LEN)
 		return -1;
 	auth_sha256_hex(token, hash);
 	return 0;
+}
+
+cJSON *
+auth_message(const char *text)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o != NULL)
+		cJSON_AddStringToObject(o, "message", text);
+	return o;
 }
 
 cJSON *
@@ -176,7 +186,7 @@ auth_issue_session(struct svc_request *r, const PGresult *user)
 	snprintf(is->user_id, sizeof(is->user_id), "%s", PQgetvalue(user, 0, AU_ID));
 	is->admin = auth_pg_bool(user, 0, AU_ADMIN);
 	uuid_v4(is->sid);
-	auth_refresh_new(is->refresh, hash);
+	auth_token_new(is->refresh, hash);
 	snprintf(ttl, sizeof(ttl), "%lld", authd.conf->refresh_ttl_s);
 	params[0] = is->sid, params[1] = is->user_id, params[2] = r->client_addr;
 	params[3] = r->user_agent, params[4] = hash, params[5] = ttl;

@@ -51,6 +51,9 @@ const struct pg_stmt auth_twofa_stmts[] = {
 	  " RETURNING u.two_factor_secret", 2 },
 	{ "challenge_done", "UPDATE auth.login_challenges SET used_at = now()"
 	  " WHERE challenge_hash = $1 AND used_at IS NULL RETURNING user_id", 1 },
+	{ "login_clear_user", "DELETE FROM auth.login_attempts WHERE identifier IN"
+	  " (SELECT lower(username) FROM auth.users WHERE id = $1"
+	  " UNION SELECT lower(email) FROM auth.users WHERE id = $1)", 1 },
 	{ NULL, NULL, 0 },
 };
 
@@ -63,8 +66,10 @@ struct auth_tf {
 	char challenge_hash[65];
 	char secret[TOTP_SECRET_B32 + 1];
 	char label[256];		/* the email; or a challenge to hand out */
+	char hash[256];			/* the password hash, for disable */
 	char codes[AUTH_RECOVERY_CODES][12];
 	void (*then)(struct auth_tf *t, bool ok);
+	void (*proved)(struct auth_tf *t);
 };
 
 static struct auth_tf *
@@ -88,6 +93,7 @@ auth_tf_free(struct auth_tf *t)
 	sodium_memzero(t->secret, sizeof(t->secret));
 	sodium_memzero(t->codes, sizeof(t->codes));
 	sodium_memzero(t->label, sizeof(t->label));
+	sodium_memzero(t->hash, sizeof(t->hash));
 	cJSON_Delete(t->body);
 	free(t);
 }
@@ -107,17 +113,19 @@ auth_tf_query(struct auth_tf *t, const char *stmt, const char *const *params,
 		auth_tf_free(t);
 }
 
-/* The body's "code": 1..1024 characters, or NULL after answering 400. */
-static const char *
+/* Sets t->code from the body's "code" (1..1024 characters); otherwise
+ * answers 400, frees t and returns -1. */
+static int
 auth_tf_code(struct auth_tf *t)
 {
 	const char *code, *why = valid_member_text(t->body, "code", true, 1, AUTH_CODE_MAX, &code);
 
 	if (why != NULL) {
 		auth_tf_fail(t, 400, "invalid_request", why);
-		return NULL;
+		return -1;
 	}
-	return code;
+	t->code = code;
+	return 0;
 }
 
 /* "abcde-fghij" or "ABCDE FGHIJ" -> "abcdefghij"; NULL unless it is the
@@ -210,7 +218,7 @@ auth_twofa_challenge(struct svc_request *r, const PGresult *user)
 	if (t == NULL)
 		return;
 	snprintf(t->user_id, sizeof(t->user_id), "%s", PQgetvalue(user, 0, AU_ID));
-	auth_refresh_new(t->label, t->challenge_hash);	/* label: the challenge */
+	auth_token_new(t->label, t->challenge_hash);	/* label: the challenge */
 	params[0] = t->challenge_hash, params[1] = t->user_id;
 	auth_tf_query(t, "challenge_new", params, auth_challenge_stored);
 }
@@ -228,6 +236,8 @@ auth_verify_user(PGresult *res, void *arg)
 		auth_tf_fail(t, 401, "invalid_challenge", "The login challenge is invalid or expired");
 		return;
 	}
+	/* The login is complete only now: its failed attempts are forgiven. */
+	pg_exec(svc_pg(authd.svc), "login_clear_user", (const char *[]){ t->user_id }, NULL, NULL);
 	auth_issue_session(t->r, res);
 	auth_tf_free(t);
 }
@@ -294,9 +304,9 @@ auth_twofa_verify(struct svc_request *r)
 		auth_tf_fail(t, 400, "invalid_request", why);
 		return;
 	}
-	if ((t->code = auth_tf_code(t)) == NULL)
+	if (auth_tf_code(t) < 0)
 		return;
-	if (auth_refresh_hash(challenge, t->challenge_hash) < 0) {
+	if (auth_token_hash(challenge, t->challenge_hash) < 0) {
 		auth_tf_fail(t, 401, "invalid_challenge", "The login challenge is invalid or expired");
 		return;
 	}
@@ -497,14 +507,15 @@ auth_enable_state(PGresult *res, void *arg)
 static void
 auth_twofa_enable(struct svc_request *r)
 {
-	cJSON *body = svc_request_json(r);
+	cJSON *body = svc_request_json(r);	/* NULL: r is answered, gone */
 	struct auth_tf *t;
-	const char *params[1] = { r->user_id };
+	const char *params[1];
 
 	if (body == NULL || (t = auth_tf_new(r, body)) == NULL)
 		return;
-	if ((t->code = auth_tf_code(t)) == NULL)
+	if (auth_tf_code(t) < 0)
 		return;
+	params[0] = t->user_id;
 	auth_tf_query(t, "twofa_state", params, auth_enable_state);
 }
 
@@ -547,25 +558,35 @@ auth_disabled(PGresult *res, void *arg)
 }
 
 static void
-auth_disable_proved(struct auth_tf *t, bool ok)
+auth_proof_password_checked(bool ok, void *arg)
 {
-	const char *params[1] = { t->user_id };
+	struct auth_tf *t = arg;
 
 	if (!ok) {
 		auth_tf_fail(t, 400, "invalid_code", "Invalid verification code");
 		return;
 	}
-	auth_tf_query(t, "twofa_disable", params, auth_disabled);
+	t->proved(t);
 }
 
+/* Not a valid second factor: maybe it is the password (what the Enclavr
+ * client sends). */
 static void
-auth_disable_password_checked(bool ok, void *arg)
+auth_proof_checked(struct auth_tf *t, bool ok)
 {
-	auth_disable_proved(arg, ok);
+	if (ok) {
+		t->proved(t);
+		return;
+	}
+	if (auth_password_verify(t->code, t->hash[0] ? t->hash : NULL,
+	    auth_proof_password_checked, t) < 0)
+		auth_tf_fail(t, 503, "busy", "The service is busy; try again");
 }
 
+/* twofa_state is in: with 2FA on, checks t->code as a TOTP code, a
+ * recovery code or the account password, then runs t->proved. */
 static void
-auth_disable_state(PGresult *res, void *arg)
+auth_proof_state(PGresult *res, void *arg)
 {
 	struct auth_tf *t = arg;
 
@@ -578,17 +599,35 @@ auth_disable_state(PGresult *res, void *arg)
 		return;
 	}
 	snprintf(t->secret, sizeof(t->secret), "%s", PQgetvalue(res, 0, 1));
-	t->then = auth_disable_proved;
-	/* A code proves the second factor; the Enclavr client sends the
-	 * account password instead, which proves the first. */
-	if (totp_match(t->secret, t->code, (long long)time(NULL)) >= 0 ||
-	    auth_recovery_normalise(t->code, (char[16]){ 0 }) != NULL) {
-		auth_tf_check(t);
+	snprintf(t->hash, sizeof(t->hash), "%s", PQgetvalue(res, 0, 4));
+	t->then = auth_proof_checked;
+	auth_tf_check(t);
+}
+
+/* Starts a request that acts once the caller proves the account with
+ * {code}; proved runs then. */
+static void
+auth_tf_with_proof(struct svc_request *r, void (*proved)(struct auth_tf *t))
+{
+	cJSON *body = svc_request_json(r);	/* NULL: r is answered, gone */
+	struct auth_tf *t;
+	const char *params[1];
+
+	if (body == NULL || (t = auth_tf_new(r, body)) == NULL)
 		return;
-	}
-	if (auth_password_verify(t->code, PQgetisnull(res, 0, 4) ? NULL :
-	    PQgetvalue(res, 0, 4), auth_disable_password_checked, t) < 0)
-		auth_tf_fail(t, 503, "busy", "The service is busy; try again");
+	if (auth_tf_code(t) < 0)
+		return;
+	t->proved = proved;
+	params[0] = t->user_id;
+	auth_tf_query(t, "twofa_state", params, auth_proof_state);
+}
+
+static void
+auth_disable_proved(struct auth_tf *t)
+{
+	const char *params[1] = { t->user_id };
+
+	auth_tf_query(t, "twofa_disable", params, auth_disabled);
 }
 
 /* POST /api/auth/2fa/disable {code}: a TOTP code, a recovery code, or the
@@ -596,15 +635,7 @@ auth_disable_state(PGresult *res, void *arg)
 static void
 auth_twofa_disable(struct svc_request *r)
 {
-	cJSON *body = svc_request_json(r);
-	struct auth_tf *t;
-	const char *params[1] = { r->user_id };
-
-	if (body == NULL || (t = auth_tf_new(r, body)) == NULL)
-		return;
-	if ((t->code = auth_tf_code(t)) == NULL)
-		return;
-	auth_tf_query(t, "twofa_state", params, auth_disable_state);
+	auth_tf_with_proof(r, auth_disable_proved);
 }
 
 static void
@@ -650,44 +681,32 @@ auth_recovery_replaced(PGresult *res, void *arg)
 }
 
 static void
-auth_recovery_state(PGresult *res, void *arg)
+auth_recovery_proved(struct auth_tf *t)
 {
-	struct auth_tf *t = arg;
 	char array[AUTH_RECOVERY_CODES * 66 + 4];
 	const char *params[2] = { t->user_id, array };
 
-	if (!svc_result_ok(t->r, res, PGRES_TUPLES_OK)) {
-		auth_tf_free(t);
-		return;
-	}
-	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
-		auth_tf_fail(t, 400, "not_enabled", "Two-factor authentication not enabled");
-		return;
-	}
 	auth_recovery_generate(t, array, sizeof(array));
 	auth_tf_query(t, "recovery_replace", params, auth_recovery_replaced);
 }
 
-/* POST /api/auth/2fa/recovery-codes: ten new codes; the old ones die. */
+/* POST /api/auth/2fa/recovery-codes {code}: ten new codes, the old ones
+ * die; proven like disable. */
 static void
 auth_twofa_recovery_new(struct svc_request *r)
 {
-	struct auth_tf *t = auth_tf_new(r, NULL);
-	const char *params[1] = { r->user_id };
-
-	if (t != NULL)
-		auth_tf_query(t, "twofa_state", params, auth_recovery_state);
+	auth_tf_with_proof(r, auth_recovery_proved);
 }
 
 static const struct svc_route auth_twofa_table[] = {
 	{ { "GET", "/api/auth/2fa/status", ROUTE_USER, 0, "default" }, auth_twofa_status },
 	{ { "POST", "/api/auth/2fa/setup", ROUTE_USER, 1024, "default" }, auth_twofa_setup },
 	{ { "POST", "/api/auth/2fa/enable", ROUTE_USER, 4096, "default" }, auth_twofa_enable },
-	{ { "POST", "/api/auth/2fa/disable", ROUTE_USER, 4096, "default" }, auth_twofa_disable },
+	{ { "POST", "/api/auth/2fa/disable", ROUTE_USER, 4096, "auth" }, auth_twofa_disable },
 	{ { "POST", "/api/auth/2fa/verify", ROUTE_PUBLIC, 4096, "auth" }, auth_twofa_verify },
 	{ { "GET", "/api/auth/2fa/recovery-codes", ROUTE_USER, 0, "default" },
 	  auth_twofa_recovery_count },
-	{ { "POST", "/api/auth/2fa/recovery-codes", ROUTE_USER, 1024, "default" },
+	{ { "POST", "/api/auth/2fa/recovery-codes", ROUTE_USER, 4096, "auth" },
 	  auth_twofa_recovery_new },
 };
 

@@ -90,6 +90,13 @@ gw_auth_token(const struct gw_request *r, char *buf, size_t len, bool *bad_forma
 	return url_query_param(r->query, "token", buf, len) > 0 ? buf : NULL;
 }
 
+/* Whether the token came from the query (no Authorization header). */
+static bool
+gw_auth_token_in_query(const struct gw_request *r)
+{
+	return gw_request_header(r, "Authorization") == NULL;
+}
+
 /* 401 with the Bearer challenge (RFC 6750 section 3). */
 static void
 gw_auth_refuse(struct gw_request *r, const char *code, const char *message,
@@ -114,6 +121,7 @@ gw_auth_check(struct gw_request *r, enum route_auth level)
 	if (err == TOKEN_OK && gw_revoked(r->principal.claims.sid))
 		err = TOKEN_REVOKED;
 	r->principal.present = err == TOKEN_OK;
+	r->token_in_query = r->principal.present && gw_auth_token_in_query(r);
 	if (level == ROUTE_PUBLIC)
 		return 0;
 	if (bad_format) {

@@ -1,5 +1,6 @@
 /* Where a complete request goes: CORS preflight, the operational endpoints,
- * a daemon's route (after auth), or the static web client. */
+ * a daemon's route (after its rate limit and auth), or the static web
+ * client. */
 #include "gatewayd.h"
 
 #include <stdio.h>
@@ -42,6 +43,12 @@ gw_dispatch_route(struct gw_request *r)
 	const struct gw_upstream *up = r->route->owner;
 	char msg[128];
 
+	/* A check that waits for Redis dispatches r again when it is done. */
+	if (!r->rate_checked) {
+		r->rate_checked = true;
+		if (!gw_ratelimit(r, gw_dispatch))
+			return;
+	}
 	if (gw_auth_check(r, r->route->auth) < 0)
 		return;
 	if (!gw_upstream_up(up)) {

@@ -95,11 +95,14 @@ gw_forward_body_ok(const char *body, size_t len)
 	return true;
 }
 
-/* r's query without the access token: the daemons get the verified
- * principal instead, and never see credentials. NULL when out of memory. */
+/* r's query without the access token when it authenticated the request:
+ * the daemons get the verified principal instead, and never see the
+ * credential. Any other token= (a reset link's, say) is the daemon's.
+ * NULL when out of memory. */
 static char *
-gw_forward_query(const char *query)
+gw_forward_query(const struct gw_request *r)
 {
+	const char *query = r->query;
 	size_t len = strlen(query), n = 0;
 	char *out = malloc(len + 1);
 
@@ -107,7 +110,8 @@ gw_forward_query(const char *query)
 		return NULL;
 	for (const char *p = query; *p != '\0';) {
 		size_t seg = strcspn(p, "&");
-		if (!(strncmp(p, "token=", 6) == 0 && seg >= 6) && seg > 0) {
+		bool credential = r->token_in_query && strncmp(p, "token=", 6) == 0;
+		if (!credential && seg > 0) {
 			if (n > 0)
 				out[n++] = '&';
 			memcpy(out + n, p, seg);
@@ -124,7 +128,7 @@ static char *
 gw_forward_envelope(struct gw_request *r, const char *body)
 {
 	const char *ua = gw_request_header(r, "User-Agent");
-	char *query = gw_forward_query(r->query);
+	char *query = gw_forward_query(r);
 	cJSON *env;
 	char *text;
 

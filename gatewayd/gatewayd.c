@@ -2,6 +2,7 @@
  * table, start-up, reload and drain. */
 #include "gatewayd.h"
 
+#include <nng/nng.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ static const struct cfg_opt gw_opts[] = {
 	  offsetof(struct gw_conf, redis_host), "numeric address; empty = off" },
 	{ "redis", "port", CFG_INT, "6379", 1, 65535, NULL, false,
 	  offsetof(struct gw_conf, redis_port), "Redis TCP port" },
+	{ "ratelimit", "auth_per_minute", CFG_INT, "20", 0, 1000000, NULL, true,
+	  offsetof(struct gw_conf, rl_auth_per_minute), "sign-in class; 0 = off" },
+	{ "ratelimit", "default_per_minute", CFG_INT, "0", 0, 1000000, NULL, true,
+	  offsetof(struct gw_conf, rl_default_per_minute), "other routes; 0 = off" },
 	CFG_END
 };
 
@@ -116,6 +121,7 @@ gw_run(struct gw *gw)
 		gw->redis = redis_open(gw->base, gw->conf->redis_host, (int)gw->conf->redis_port);
 		redis_on_connect(gw->redis, gw_revoked_bootstrap, gw);
 	}
+	gw_ratelimit_start(gw);
 	gw_upstreams_start(gw);
 	if (gw_http_listen(gw) < 0)
 		fatalx("cannot serve HTTP");
@@ -127,7 +133,8 @@ gw_run(struct gw *gw)
 	gw_http_stop_accepting(gw);
 	gw_http_free_all(gw);		/* cancels their calls */
 	gw_upstreams_stop(gw);
-	redis_close(gw->redis);
+	redis_close(gw->redis);		/* runs the rate checks' callbacks */
+	gw_ratelimit_stop();
 	if (watchdog)
 		event_free(watchdog);
 	daemon_signals_free(sig);
@@ -154,6 +161,7 @@ main(int argc, char **argv)
 	gw.conf_path = opts.conf_path;
 	gw.debug = opts.debug;
 	gw_run(&gw);
+	nng_fini();		/* lets nng finish its own clean-up before exit */
 	event_base_free(gw.base);
 	cfg_free(gw_opts, conf);
 	free(conf);

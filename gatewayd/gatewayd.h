@@ -1,6 +1,7 @@
 /* gatewayd: the only process facing the internet. Shared types of its
  * files: http.c (connections, parsing), response.c (writing), router.c,
- * upstream.c (the daemons), forward.c, auth.c, static.c, ops.c. */
+ * upstream.c (the daemons), forward.c, auth.c, ratelimit.c, static.c,
+ * ops.c. */
 #ifndef GATEWAYD_H
 #define GATEWAYD_H
 
@@ -41,6 +42,8 @@ struct gw_conf {
 	long long heartbeat_timeout_ms;
 	char *redis_host;
 	long long redis_port;
+	long long rl_auth_per_minute;	/* per client; 0 = unlimited */
+	long long rl_default_per_minute;
 };
 
 enum { GW_AUTHD, GW_CHATD, GW_VOICED, GW_NUPSTREAMS };
@@ -85,11 +88,13 @@ struct gw_request {
 	char request_id[GW_REQUEST_ID_MAX + 1];
 	const struct gw_route *route;
 	struct gw_principal principal;
+	bool token_in_query;		/* the principal came from ?token= */
 	int error_status;		/* set while parsing: answer and close */
 	const char *error_code, *error_msg;
 	bool head;
 	bool keep_alive;
 	bool complete;
+	bool rate_checked;		/* its rate limit was counted */
 	long long start_us;
 	struct ipc_call *calls[GW_MAX_CALLS];
 	int ncalls;
@@ -186,6 +191,15 @@ void gw_forward(struct gw_request *r);
  * 401/403 itself and returns -1 when the route's auth level is not met. */
 int gw_auth_check(struct gw_request *r, enum route_auth level);
 void gw_auth_load_key(struct gw *gw);
+
+/* ratelimit.c */
+void gw_ratelimit_start(struct gw *gw);
+void gw_ratelimit_stop(void);
+/* Counts r against its route's rate class. Returns true when r may go on
+ * now; false when it was answered (429) or will go on later, through
+ * resume(r) (which must match r's route again: the table may have changed
+ * meanwhile). */
+bool gw_ratelimit(struct gw_request *r, void (*resume)(struct gw_request *));
 
 /* revoked.c */
 void gw_revoked_add(const char *sid, long long ttl_s);

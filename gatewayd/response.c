@@ -127,7 +127,7 @@ gw_response_cors(struct gw_request *r)
 	if (gw_origin_allowed(r->conn->gw->conf->cors_origins, origin)) {
 		gw_response_header(r, "Access-Control-Allow-Origin", origin);
 		gw_response_header(r, "Access-Control-Expose-Headers",
-		    "Content-Length, Content-Type, X-Request-ID");
+		    "Content-Length, Content-Type, X-Request-ID, Retry-After");
 	}
 	GW_OUT_LIT(r, "Vary: Origin\r\n");
 }

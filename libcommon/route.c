@@ -57,5 +57,9 @@ route_decl_check(const struct route_decl *d)
 		return "path must be clean";
 	if (d->body_limit > ROUTE_MAX_BODY)
 		return "body limit too large";
+	if (d->rate_class != NULL && (strlen(d->rate_class) == 0 ||
+	    strlen(d->rate_class) > 32 || strspn(d->rate_class,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(d->rate_class)))
+		return "rate class must be 1-32 of [a-z0-9_-]";
 	return NULL;
 }

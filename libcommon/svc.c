@@ -1,5 +1,6 @@
 #include "svc.h"
 
+#include <nng/nng.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ struct svc {
 	size_t nroutes;
 	char *route_paths[2];
 	struct svc_req_impl *live;
+	struct svc_req_impl *answered;	/* freed on the next loop turn */
+	struct event *reaper;
 	struct event *heartbeat, *watchdog;
 	struct daemon_signals *signals;
 	unsigned long long heartbeat_seq;
@@ -82,8 +85,29 @@ svc_respond(struct svc_request *pub, int status, cJSON *body)
 	    pub->path, status);
 	ipc_reply(pub->ipc, IPC_HTTP_RESPONSE, resp);
 	svc_req_unlink(pub->svc, r);
-	cJSON_Delete(r->fwd);
-	free(r);
+	/* Freed on the next loop turn: a handler may still read the request
+	 * it has just answered (or that a helper answered for it). */
+	r->next = pub->svc->answered;
+	pub->svc->answered = r;
+	event_active(pub->svc->reaper, 0, 0);
+}
+
+static void
+svc_free_answered(struct svc *svc)
+{
+	while (svc->answered != NULL) {
+		struct svc_req_impl *r = svc->answered;
+		svc->answered = r->next;
+		cJSON_Delete(r->fwd);
+		free(r);
+	}
+}
+
+static void
+svc_reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	svc_free_answered(arg);
 }
 
 void
@@ -497,6 +521,8 @@ svc_start(struct svc *svc)
 	const char *params[3] = { svc->instance, svc->def->name, ENCLAVR_VERSION };
 
 	svc->base = daemon_base_new();
+	if ((svc->reaper = event_new(svc->base, -1, 0, svc_reaper_cb, svc)) == NULL)
+		fatalx("out of memory");
 	svc->pg = pg_pool_new(svc->base, c->db_conninfo, (int)c->db_pool_size,
 	    (int)c->db_timeout_ms, svc->stmts);
 	if (*c->redis_host != '\0')
@@ -525,6 +551,8 @@ svc_stop(struct svc *svc)
 		cJSON_Delete(r->fwd);
 		free(r);
 	}
+	svc_free_answered(svc);
+	event_free(svc->reaper);
 	ipc_server_close(svc->server);
 	ipc_pub_close(svc->pub);
 	redis_close(svc->redis);
@@ -569,6 +597,7 @@ svc_main(int argc, char **argv, const struct svc_def *def)
 	notify_send("READY=1");
 	event_base_dispatch(svc.base);
 	svc_stop(&svc);
+	nng_fini();		/* lets nng finish its own clean-up before exit */
 	svc_free(&svc);
 	return 0;
 }

@@ -67,7 +67,8 @@ extern const char *const svc_log_levels[];
 
 struct svc;
 
-/* One forwarded HTTP request; valid until svc_respond. */
+/* One forwarded HTTP request. Answer it once (svc_respond); it stays
+ * readable until the end of the loop turn in which it was answered. */
 struct svc_request {
 	struct svc *svc;
 	struct ipc_request *ipc;

@@ -5,6 +5,10 @@ scripts/stack.sh from the binaries in $ENCLAVR_BIN (default build/san/bin),
 with the sanitizers logging into RUN_DIR/log. At teardown the stack is
 stopped and the session FAILS if any log holds a sanitizer report.
 
+Every stack made by stacklib.launch_stack sends its mail to a real SMTP
+server of its own, started before the stack (stacklib.MailSink): tests read
+what authd sent with stack.mail.wait_for(to=...).
+
 Tests that disturb a stack (killing daemons, stopping it) start their own
 with stacklib.launch_stack in a module-scoped fixture."""
 

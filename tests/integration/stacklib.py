@@ -3,9 +3,11 @@ stack with scripts/stack.sh, the sanitizer-report check, JWT minting, raw
 HTTP over sockets, and common assertions.
 
 Only Debian's /usr/bin/python3 packages are used (pytest, requests,
-psycopg2, nacl)."""
+psycopg2, nacl, aiosmtpd)."""
 
 import base64
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -392,6 +395,70 @@ def assert_security_headers(resp):
     assert h.get("Date"), h
 
 
+# ------------------------------------------------------------ mail
+
+class MailSink:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, in its own thread) that
+    keeps every message it accepts. The stack's authd sends its mail here
+    (stack.sh writes SMTP_URL into authd.conf)."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+        self._lock = threading.Lock()
+        self._received = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self):
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self):
+        self._controller.start()
+        return self
+
+    def stop(self):
+        self._controller.stop()
+
+    # aiosmtpd's handler hook, run on the controller's loop.
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content or envelope.content,
+                                       policy=email.policy.default)
+        with self._lock:
+            self._received.append({"from": envelope.mail_from,
+                                   "to": [a.lower() for a in envelope.rcpt_tos],
+                                   "raw": envelope.original_content or envelope.content,
+                                   "message": msg})
+        return "250 Message accepted for delivery"
+
+    def messages(self, to=None):
+        """Every message received so far (to: only those for that address),
+        oldest first, as dicts with from, to, raw and message (parsed)."""
+        with self._lock:
+            got = list(self._received)
+        if to is not None:
+            got = [m for m in got if to.lower() in m["to"]]
+        return got
+
+    def wait_for(self, to, timeout=5, count=1):
+        """Waits until count messages for to arrived; returns the last one's
+        parsed email.message.EmailMessage."""
+        got = wait_until(lambda: len(self.messages(to)) >= count and self.messages(to),
+                         timeout, what=f"{count} mail(s) to {to}")
+        return got[count - 1]["message"]
+
+    @staticmethod
+    def body(msg):
+        return msg.get_body(preferencelist=("plain",)).get_content()
+
+    @staticmethod
+    def link_token(msg, path):
+        """The token of the link to path ("/reset-password") in msg's body."""
+        m = re.search(re.escape(path) + r"\?token=([A-Za-z0-9_-]+)", MailSink.body(msg))
+        assert m, f"no {path} link in the mail:\n{MailSink.body(msg)}"
+        return m.group(1)
+
+
 # ------------------------------------------------------------ the stack
 
 class Stack:
@@ -408,6 +475,7 @@ class Stack:
         self.env["REQUEST_TIMEOUT_MS"] = str(request_timeout_ms)
         self.env.setdefault("HEALTH_WAIT_S", "60")
         self.stack_env = {}
+        self.mail = None  # a MailSink, when the stack sends mail to one
         self.signing_key = None
         self.public_key = None
         self.public_key_text = None
@@ -538,9 +606,14 @@ def launch_stack(prefix="enc-", request_timeout_ms=2000):
     port = free_port()
     st = Stack(run_dir, port, bin_dir(), request_timeout_ms)
     try:
+        # The SMTP sink listens before authd starts, so no mail is lost.
+        st.mail = MailSink().start()
+        st.env["SMTP_URL"] = st.mail.url
         st.up()
     except BaseException as e:
         st.down()
+        if st.mail is not None:
+            st.mail.stop()
         reports = find_sanitizer_reports(run_dir / "log")
         msg = f"{e}\nrun directory kept: {run_dir}"
         if reports:
@@ -555,6 +628,8 @@ def finish_stack(st, keep=False):
     only when there are none and keep is false."""
     problems = []
     res = st.down()
+    if st.mail is not None:
+        st.mail.stop()
     if res.returncode != 0:
         problems.append(f"stack.sh down failed (rc {res.returncode}): {res.stdout}{res.stderr}")
     reports = find_sanitizer_reports(st.run_dir / "log")

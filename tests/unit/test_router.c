@@ -135,6 +135,8 @@ test_route_decl_check(void **state)
 		{ "GET", "/api//x", ROUTE_PUBLIC, 0, NULL },
 		{ "GET", "/api/x?y", ROUTE_PUBLIC, 0, NULL },
 		{ "POST", "/api/x", ROUTE_PUBLIC, ROUTE_MAX_BODY + 1, NULL },
+		{ "GET", "/api/x", ROUTE_PUBLIC, 0, "Auth Class" },
+		{ "GET", "/api/x", ROUTE_PUBLIC, 0, "" },
 	};
 	(void)state;
 	assert_null(route_decl_check(&ok));
