@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 #include <wctype.h>
 
@@ -163,12 +164,25 @@ auth_password_verify(const char *pw, const char *hash, auth_verify_fn cb, void *
 	return 0;
 }
 
+/* The configured count, or by default one fewer than the CPUs: argon2id
+ * is CPU-bound, and a core left to the event loops (authd's, gatewayd's,
+ * the database's) keeps every other request fast during a login storm. */
+static int
+auth_hash_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (authd.conf->hash_threads > 0)
+		return (int)authd.conf->hash_threads;
+	return cpus > 1 ? (int)cpus - 1 : 1;
+}
+
 int
 auth_password_init(void)
 {
 	char out[crypto_pwhash_STRBYTES], rnd[33];
 
-	authd.hashers = workpool_new(svc_base(authd.svc), (int)authd.conf->hash_threads,
+	authd.hashers = workpool_new(svc_base(authd.svc), auth_hash_threads(),
 	    (int)authd.conf->hash_queue);
 	/* A hash of a random password nobody knows, at the configured cost. */
 	randombytes_buf(rnd, sizeof(rnd) - 1);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +47,11 @@ workpool_thread(void *arg)
 {
 	struct workpool *p = arg;
 	uint64_t one = 1;
+	struct sched_param sp = { 0 };
+
+	/* Background work: anything else runnable in the process goes first. */
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+		log_warnx("workpool: cannot lower a worker's priority");
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {

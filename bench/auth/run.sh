@@ -19,8 +19,8 @@
 # It prints requests/s, p50/p99 latency, errors, CPU per login and the two
 # ratios of issue 3: logins/s over verifies/s (goal >= 0.8) and me p99 in
 # the storm over idle (goal <= 2). Nothing is pinned: argon2 runs on
-# hash_threads (2) threads, as many as this machine's CPUs, so the stack and
-# the bare loop both get the whole machine (README.md). Everything listens
+# authd's hash_threads threads (by default one fewer than the CPUs) and the
+# bare loop on as many, each with the whole machine (README.md). Everything listens
 # on 127.0.0.1 only; on exit or Ctrl-C the stack is stopped with stack.sh
 # down, and no other process is touched.
 #
@@ -150,6 +150,10 @@ MEMLIMIT_KIB=$(pw_opt argon2_memlimit_kib)
 HASH_THREADS=$(pw_opt hash_threads)
 [ -n "$OPSLIMIT" ] && [ -n "$MEMLIMIT_KIB" ] && [ -n "$HASH_THREADS" ] ||
 	die "cannot read [passwords] from authd -N"
+# 0 is authd's "one fewer than the CPUs, at least one".
+if [ "$HASH_THREADS" = 0 ]; then
+	HASH_THREADS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
+fi
 
 # ------------------------------------------------------------------ users
 
