@@ -86,6 +86,10 @@ gw_dispatch(struct gw_request *r)
 		gw_respond_preflight(r);
 		return;
 	}
+	if (strcmp(r->path, "/api/ws") == 0) {
+		gw_ws_upgrade(r);
+		return;
+	}
 	if (gw_ops_handle(r))
 		return;
 	switch (gw_router_match(&gw->router, r->method, r->path, &r->route,

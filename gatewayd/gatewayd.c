@@ -74,6 +74,7 @@ gw_drain_start(void *arg)
 
 	gw->draining = true;
 	gw_http_stop_accepting(gw);
+	gw_ws_going_away(gw);
 	gw_http_close_all(gw);
 }
 

@@ -118,6 +118,7 @@ struct gw_conn {
 	bool freeing;			/* release scheduled */
 	bool lingering;			/* half-closed, discarding input */
 	bool peer_eof;			/* the client will send nothing more */
+	struct gw_ws *ws;		/* set once it is a WebSocket */
 	struct gw_conn *prev, *next;
 };
 
@@ -134,6 +135,8 @@ struct gw {
 	bool have_key;
 	struct gw_conn *conns;
 	int nconns;
+	struct gw_ws *wss;		/* the WebSockets among conns */
+	int nws;
 	long long started_ms;
 	bool draining;
 	struct event *tick;
@@ -145,6 +148,10 @@ void gw_http_stop_accepting(struct gw *gw);
 void gw_http_close_all(struct gw *gw);
 /* At exit: frees every connection now, cancelling their calls. */
 void gw_http_free_all(struct gw *gw);
+/* Frees c on the next loop turn. */
+void gw_conn_close(struct gw_conn *c);
+/* Ends c once its queued output is sent. */
+void gw_conn_end(struct gw_conn *c);
 const char *gw_request_header(const struct gw_request *r, const char *name);
 
 /* Called by handlers once the response is fully queued. */
@@ -176,6 +183,18 @@ void gw_respond_error_with(struct gw_request *r, int status, const char *code,
     const char *message, const char *hname, const char *hvalue);
 void gw_respond_405(struct gw_request *r, const char *allow);
 void gw_respond_preflight(struct gw_request *r);
+/* 101 Switching Protocols to a WebSocket. */
+void gw_response_start_upgrade(struct gw_request *r, const char *accept);
+/* True when origin is one of the comma-separated origins in list (or *). */
+bool gw_origin_allowed(const char *list, const char *origin);
+
+/* ws.c */
+struct gw_ws;
+void gw_ws_upgrade(struct gw_request *r);
+void gw_ws_start(struct gw_conn *c);
+void gw_ws_free(struct gw_ws *ws);
+void gw_ws_revoke(struct gw *gw, const char *session_id);
+void gw_ws_going_away(struct gw *gw);
 const char *gw_status_text(int status);
 
 /* upstream.c */

@@ -22,8 +22,7 @@
 #define GW_INPUT_HIGH (256 * 1024)
 
 static void gw_conn_process(struct gw_conn *c);
-static void gw_conn_end(struct gw_conn *c);
-static void gw_conn_close(struct gw_conn *c);
+
 static void gw_conn_arm_timer(struct gw_conn *c, long long ms);
 
 /* ------------------------------------------------------------ requests */
@@ -117,6 +116,10 @@ gw_request_done(struct gw_request *r)
 		c->close_after = true;
 	c->req = NULL;
 	gw_request_free(r);
+	if (c->ws != NULL) {		/* upgraded: WebSocket frames follow */
+		gw_ws_start(c);
+		return;
+	}
 	if (c->close_after) {
 		c->closing = true;	/* freed once the output is flushed */
 		bufferevent_disable(c->bev, EV_READ);
@@ -393,6 +396,8 @@ gw_conn_free(struct gw_conn *c)
 
 	if (c->req != NULL)
 		gw_request_free(c->req);
+	if (c->ws != NULL)
+		gw_ws_free(c->ws);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	if (c->prev)
@@ -413,7 +418,7 @@ gw_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Frees c on the next loop turn, never inside its own callback. */
-static void
+void
 gw_conn_close(struct gw_conn *c)
 {
 	if (c->freeing)
@@ -552,7 +557,7 @@ gw_conn_write_cb(struct bufferevent *bev, void *arg)
 }
 
 /* Ends the connection once what is queued is sent. */
-static void
+void
 gw_conn_end(struct gw_conn *c)
 {
 	c->closing = true;
@@ -712,7 +717,7 @@ void
 gw_http_close_all(struct gw *gw)
 {
 	for (struct gw_conn *c = gw->conns; c != NULL; c = c->next) {
-		if (c->closing)
+		if (c->closing || c->ws != NULL)	/* WebSockets: gw_ws_going_away */
 			continue;
 		if (c->req == NULL || !c->req->complete)
 			gw_conn_close(c);

@@ -182,10 +182,10 @@ gw_ops_status(struct gw_request *r, bool info)
 		time_now_rfc3339(now, sizeof(now));
 		cJSON_AddStringToObject(o, "server_time", now);
 		cJSON_AddStringToObject(o, "version", ENCLAVR_VERSION);
-		cJSON_AddNumberToObject(o, "ws_clients", 0);
+		cJSON_AddNumberToObject(o, "ws_clients", gw->nws);
 		cJSON_AddNumberToObject(o, "ws_rooms", 0);
 	} else {
-		cJSON_AddNumberToObject(o, "active_clients", 0);
+		cJSON_AddNumberToObject(o, "active_clients", gw->nws);
 		cJSON_AddNumberToObject(o, "dm_clients", 0);
 		cJSON_AddNumberToObject(o, "room_count", 0);
 	}

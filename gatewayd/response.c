@@ -98,8 +98,7 @@ gw_out_num(struct gw_request *r, size_t v)
 	gw_out(r, digits + sizeof(digits) - n, (size_t)n);
 }
 
-/* True when origin is one of the configured comma-separated origins. */
-static bool
+bool
 gw_origin_allowed(const char *list, const char *origin)
 {
 	size_t olen = strlen(origin);
@@ -243,6 +242,18 @@ gw_respond_405(struct gw_request *r, const char *allow)
 {
 	gw_respond_error_with(r, 405, "method_not_allowed",
 	    "This method is not allowed here", "Allow", allow);
+}
+
+void
+gw_response_start_upgrade(struct gw_request *r, const char *accept)
+{
+	r->status = 101;
+	GW_OUT_LIT(r, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nServer: enclavr\r\nSec-WebSocket-Accept: ");
+	gw_out_str(r, accept);
+	GW_OUT_LIT(r, "\r\nX-Request-ID: ");
+	gw_out_str(r, r->request_id);
+	GW_OUT_LIT(r, "\r\n\r\n");
 }
 
 void

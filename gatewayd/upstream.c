@@ -99,6 +99,8 @@ gw_upstream_event(const char *topic, cJSON *body, void *arg)
 
 	if (strncmp(topic, "session.", 8) == 0) {
 		gw_revoked_event(body);
+		if (json_str(body, "session_id") != NULL)
+			gw_ws_revoke(u->gw, json_str(body, "session_id"));
 		return;
 	}
 	if (strncmp(topic, "heartbeat.", 10) != 0)
