@@ -45,8 +45,8 @@ ME_DURATION=${BENCH_ME_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-3}
 KEEP=${BENCH_KEEP:-0}
 
-die() { echo "bench: $*" >&2; exit 1; }
-note() { echo "bench: $*" >&2; }
+# shellcheck source=../lib.sh
+. "$ROOT/bench/lib.sh"
 
 [ $# = 1 ] || die "usage: bench/auth/run.sh BIN_DIR"
 [ -d "$1" ] || die "no directory $1"
@@ -102,21 +102,7 @@ trap cleanup EXIT
 trap 'note interrupted; exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-# Sum of utime+stime, in clock ticks, of the given PIDs (gone ones count 0).
-cpu_ticks() {
-	local sum=0 pid f
-	for pid in "$@"; do
-		f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-		f=${f##*) }		# fields from 3 on; comm may hold spaces
-		set -- $f
-		sum=$((sum + ${12} + ${13}))
-	done
-	echo "$sum"
-}
 
 children_of() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | tr '\n' ' '; }
 
