@@ -22,7 +22,7 @@ const struct pg_stmt auth_accounts_stmts[] = {
 	{ "register", "SELECT " AUTH_USER_COLS " FROM auth.register($1, $2, $3, $4, $5)", 5 },
 	{ "refresh", "SELECT outcome, o_session, o_user FROM auth.refresh($1, $2, $3)", 3 },
 	{ "login_attempt", "SELECT auth.login_attempt($1, $2, $3, $4)", 4 },
-	{ "login_ok", "DELETE FROM auth.login_attempts WHERE identifier = lower($1)", 1 },
+	{ "login_ok", "DELETE FROM auth.login_attempts WHERE identifier = auth.login_key($1)", 1 },
 	{ "session_revoke", "UPDATE auth.sessions SET revoked_at = now()"
 	  " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id", 2 },
 	{ NULL, NULL, 0 },

@@ -51,8 +51,8 @@ const struct pg_stmt auth_recovery_stmts[] = {
 	  " o AS (DELETE FROM auth.password_resets"
 	  " WHERE user_id IN (SELECT id FROM u) AND token_hash <> $1),"
 	  " c AS (DELETE FROM auth.login_challenges WHERE user_id IN (SELECT id FROM u)),"
-	  " l AS (DELETE FROM auth.login_attempts WHERE identifier IN"
-	  " (SELECT lower(username) FROM u UNION SELECT lower(email) FROM u)),"
+	  " l AS (DELETE FROM auth.login_attempts"
+	  " WHERE identifier IN (SELECT 'user:' || id FROM u)),"
 	  " s AS (UPDATE auth.sessions SET revoked_at = now()"
 	  " WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL RETURNING id)"
 	  " SELECT u.id, s.id FROM u LEFT JOIN s ON true", 2 },

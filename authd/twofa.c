@@ -51,9 +51,8 @@ const struct pg_stmt auth_twofa_stmts[] = {
 	  " RETURNING u.two_factor_secret", 2 },
 	{ "challenge_done", "UPDATE auth.login_challenges SET used_at = now()"
 	  " WHERE challenge_hash = $1 AND used_at IS NULL RETURNING user_id", 1 },
-	{ "login_clear_user", "DELETE FROM auth.login_attempts WHERE identifier IN"
-	  " (SELECT lower(username) FROM auth.users WHERE id = $1"
-	  " UNION SELECT lower(email) FROM auth.users WHERE id = $1)", 1 },
+	{ "login_clear_user", "DELETE FROM auth.login_attempts"
+	  " WHERE identifier = 'user:' || $1::text", 1 },
 	{ NULL, NULL, 0 },
 };
 

@@ -329,9 +329,22 @@ def test_lockout_of_an_unknown_identifier(stack):
     for _ in range(5):
         assert_invalid_credentials(login(stack, ghost, PASSWORD))
     assert_error(login(stack, ghost, PASSWORD), 429, "too_many_attempts")
-    # registering that name now works, but logging in with it stays locked
+    # registering that name works, and the new account's failures count
+    # under the account, from zero
     assert_token_response(register(stack, ghost), ghost)
-    assert_error(login(stack, ghost, PASSWORD), 429, "too_many_attempts")
+    assert_token_response(login(stack, ghost, PASSWORD), ghost)
+
+
+def test_name_and_email_failures_count_together(stack):
+    """One account, one count: three wrong passwords by name and two by
+    email lock it, by either."""
+    u = new_user(stack, "lockboth")
+    for i in range(3):
+        assert_invalid_credentials(login(stack, u.username, f"Wrong-{i}-password"))
+    for i in range(2):
+        assert_invalid_credentials(login(stack, u.email.upper(), f"Wrong-{i}-password"))
+    assert_error(login(stack, u.username, u.password), 429, "too_many_attempts")
+    assert_error(login(stack, u.email, u.password), 429, "too_many_attempts")
 
 
 def test_successful_login_clears_the_failure_count(stack):
