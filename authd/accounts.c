@@ -30,47 +30,31 @@ const struct pg_stmt auth_accounts_stmts[] = {
 
 /* One account request in progress; freed when it is answered. */
 struct auth_ctx {
-	struct svc_request *r;
-	cJSON *body;
-	const char *ident, *password;	/* point into body */
+	struct auth_op op;		/* first */
+	const char *ident, *password;	/* point into the body */
 	const char *username, *email;
 	char id[UUID_STRLEN + 1];
 	char refresh[64], hash[65];
 	PGresult *user;			/* a copy, when one is needed */
 };
 
-static struct auth_ctx *
-auth_ctx_new(struct svc_request *r, cJSON *body)
-{
-	struct auth_ctx *c = calloc(1, sizeof(*c));
-
-	if (c == NULL) {
-		cJSON_Delete(body);
-		svc_respond_error(r, 500, "internal", "Out of memory");
-		return NULL;
-	}
-	c->r = r, c->body = body;
-	return c;
-}
-
 static void
-auth_ctx_free(struct auth_ctx *c)
+auth_ctx_release(struct auth_op *op)
 {
+	struct auth_ctx *c = (struct auth_ctx *)op;
+
 	if (c->password != NULL)
 		sodium_memzero((char *)c->password, strlen(c->password));
 	sodium_memzero(c->refresh, sizeof(c->refresh));
-	cJSON_Delete(c->body);
 	if (c->user != NULL)
 		PQclear(c->user);
 	free(c);
 }
 
-/* Answers with an error and ends the context. */
-static void
-auth_fail(struct auth_ctx *c, int status, const char *code, const char *msg)
+static struct auth_ctx *
+auth_ctx_new(struct svc_request *r, cJSON *body)
 {
-	svc_respond_error(c->r, status, code, msg);
-	auth_ctx_free(c);
+	return auth_op_new(r, body, sizeof(struct auth_ctx), auth_ctx_release);
 }
 
 /* ------------------------------------------------------------ register */
@@ -107,17 +91,15 @@ auth_register_done(PGresult *res, void *arg)
 
 	if (res != NULL && strcmp(pg_sqlstate(res), PG_UNIQUE_VIOLATION) == 0) {
 		bool name = strcmp(pg_constraint(res), "users_username_key") == 0;
-		auth_fail(c, 409, "conflict", name ? "Username already taken" :
+		auth_op_fail(&c->op, 409, "conflict", name ? "Username already taken" :
 		    "Email already registered");
 		return;
 	}
-	if (!svc_result_ok(c->r, res, PGRES_TUPLES_OK)) {
-		auth_ctx_free(c);
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
-	}
-	log_req(LOG_LVL_INFO, c->r->request_id, "registered user %s", c->id);
-	auth_issue_session(c->r, res);
-	auth_ctx_free(c);
+	log_req(LOG_LVL_INFO, c->op.r->request_id, "registered user %s", c->id);
+	auth_issue_session(c->op.r, res);
+	auth_op_free(&c->op);
 }
 
 static void
@@ -128,13 +110,12 @@ auth_register_hashed(char *hash, void *arg)
 		authd.conf->first_user_is_admin ? "t" : "f" };
 
 	if (hash == NULL) {
-		auth_fail(c, 500, "internal", "Could not hash the password");
+		auth_op_fail(&c->op, 500, "internal", "Could not hash the password");
 		return;
 	}
 	uuid_v4(c->id);
 	params[0] = c->id;
-	if (svc_query(c->r, "register", params, auth_register_done, c) < 0)
-		auth_ctx_free(c);
+	auth_op_query(&c->op, "register", params, auth_register_done);
 }
 
 /* POST /api/auth/register {username, email, password} */
@@ -171,7 +152,7 @@ auth_register(struct svc_request *r)
 		return;
 	c->username = username, c->email = email, c->password = password;
 	if (auth_password_hash(password, auth_register_hashed, c) < 0)
-		auth_fail(c, 503, "busy", "Too many sign-ins at once; try again");
+		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 /* ------------------------------------------------------------ login */
@@ -183,18 +164,18 @@ auth_login_verified(bool ok, void *arg)
 	const char *params[1] = { c->ident };
 
 	if (!ok) {		/* the attempt was counted before the check */
-		auth_fail(c, 401, "invalid_credentials", "Invalid credentials");
+		auth_op_fail(&c->op, 401, "invalid_credentials", "Invalid credentials");
 		return;
 	}
 	/* With 2FA the attempt stays counted until the second step succeeds:
 	 * knowing the password alone buys no endless code guessing. */
 	if (PQgetvalue(c->user, 0, AU_2FA)[0] == 't') {
-		auth_twofa_challenge(c->r, c->user);
+		auth_twofa_challenge(c->op.r, c->user);
 	} else {
 		pg_exec(svc_pg(authd.svc), "login_ok", params, NULL, NULL);
-		auth_issue_session(c->r, c->user);
+		auth_issue_session(c->op.r, c->user);
 	}
-	auth_ctx_free(c);
+	auth_op_free(&c->op);
 }
 
 static void
@@ -203,10 +184,8 @@ auth_login_found(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	const char *hash = NULL;
 
-	if (!svc_result_ok(c->r, res, PGRES_TUPLES_OK)) {
-		auth_ctx_free(c);
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
-	}
 	if (PQntuples(res) == 1) {
 		c->user = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
 		if (c->user != NULL && !PQgetisnull(res, 0, AU_HASH))
@@ -214,7 +193,7 @@ auth_login_found(PGresult *res, void *arg)
 	}
 	/* An unknown name costs the same hash as a wrong password. */
 	if (auth_password_verify(c->password, hash, auth_login_verified, c) < 0)
-		auth_fail(c, 503, "busy", "Too many sign-ins at once; try again");
+		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 static void
@@ -223,17 +202,14 @@ auth_login_counted(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	const char *params[1] = { c->ident };
 
-	if (!svc_result_ok(c->r, res, PGRES_TUPLES_OK)) {
-		auth_ctx_free(c);
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
-	}
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
-		auth_fail(c, 429, "too_many_attempts",
+		auth_op_fail(&c->op, 429, "too_many_attempts",
 		    "Too many failed login attempts; try again later");
 		return;
 	}
-	if (svc_query(c->r, "user_by_login", params, auth_login_found, c) < 0)
-		auth_ctx_free(c);
+	auth_op_query(&c->op, "user_by_login", params, auth_login_found);
 }
 
 /* POST /api/auth/login {username (or email), password} */
@@ -266,8 +242,7 @@ auth_login(struct svc_request *r)
 	snprintf(window, sizeof(window), "%lld", authd.conf->lockout_window_s);
 	snprintf(lock, sizeof(lock), "%lld", authd.conf->lockout_s);
 	params[0] = ident, params[1] = max, params[2] = window, params[3] = lock;
-	if (svc_query(r, "login_attempt", params, auth_login_counted, c) < 0)
-		auth_ctx_free(c);
+	auth_op_query(&c->op, "login_attempt", params, auth_login_counted);
 }
 
 /* ------------------------------------------------------------ refresh */
@@ -278,23 +253,21 @@ auth_refresh_user(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	char *access;
 
-	if (!svc_result_ok(c->r, res, PGRES_TUPLES_OK)) {
-		auth_ctx_free(c);
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
-	}
 	if (PQntuples(res) != 1) {
-		auth_fail(c, 401, "invalid_refresh_token", "Invalid or expired refresh token");
+		auth_op_fail(&c->op, 401, "invalid_refresh_token", "Invalid or expired refresh token");
 		return;
 	}
 	access = auth_access_token(PQgetvalue(res, 0, AU_ID), c->id,
 	    PQgetvalue(res, 0, AU_ADMIN)[0] == 't');
 	if (access == NULL) {
-		auth_fail(c, 500, "internal", "Could not sign a token");
+		auth_op_fail(&c->op, 500, "internal", "Could not sign a token");
 		return;
 	}
-	svc_respond(c->r, 200, auth_token_response(access, c->refresh, auth_user_json(res, 0)));
+	svc_respond(c->op.r, 200, auth_token_response(access, c->refresh, auth_user_json(res, 0)));
 	free(access);
-	auth_ctx_free(c);
+	auth_op_free(&c->op);
 }
 
 static void
@@ -303,27 +276,24 @@ auth_refresh_spent(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	const char *outcome, *params[1];
 
-	if (!svc_result_ok(c->r, res, PGRES_TUPLES_OK)) {
-		auth_ctx_free(c);
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
-	}
 	outcome = PQgetvalue(res, 0, 0);
 	if (strcmp(outcome, "reused") == 0) {
-		log_req(LOG_LVL_WARN, c->r->request_id, "a spent refresh token was "
+		log_req(LOG_LVL_WARN, c->op.r->request_id, "a spent refresh token was "
 		    "replayed: session %s revoked", PQgetvalue(res, 0, 1));
 		auth_publish_revoked(PQgetvalue(res, 0, 1));
-		auth_fail(c, 401, "refresh_token_reused",
+		auth_op_fail(&c->op, 401, "refresh_token_reused",
 		    "Refresh token reuse detected; the session has been revoked");
 		return;
 	}
 	if (strcmp(outcome, "ok") != 0) {
-		auth_fail(c, 401, "invalid_refresh_token", "Invalid or expired refresh token");
+		auth_op_fail(&c->op, 401, "invalid_refresh_token", "Invalid or expired refresh token");
 		return;
 	}
 	snprintf(c->id, sizeof(c->id), "%s", PQgetvalue(res, 0, 1));
 	params[0] = PQgetvalue(res, 0, 2);
-	if (svc_query(c->r, "user_by_id", params, auth_refresh_user, c) < 0)
-		auth_ctx_free(c);
+	auth_op_query(&c->op, "user_by_id", params, auth_refresh_user);
 }
 
 /* POST /api/auth/refresh {refresh_token}: single use, rotated. */
@@ -348,8 +318,7 @@ auth_refresh(struct svc_request *r)
 	auth_token_new(c->refresh, c->hash);
 	snprintf(ttl, sizeof(ttl), "%lld", authd.conf->refresh_ttl_s);
 	params[0] = hash, params[1] = c->hash, params[2] = ttl;
-	if (svc_query(r, "refresh", params, auth_refresh_spent, c) < 0)
-		auth_ctx_free(c);
+	auth_op_query(&c->op, "refresh", params, auth_refresh_spent);
 }
 
 /* ------------------------------------------------------------ me, logout */

@@ -88,72 +88,31 @@ const struct pg_stmt auth_recovery_stmts[] = {
 
 /* One recovery request in progress; freed when it is answered. */
 struct auth_rec {
-	struct svc_request *r;
-	cJSON *body;
-	const char *password, *old_password;	/* point into body */
+	struct auth_op op;		/* first */
+	const char *password, *old_password;	/* point into the body */
 	char token[64], hash[65];	/* a new token and its hash, or the
 					 * hash of the one presented */
 	char *old_hash;			/* the hash old_password matched */
 };
 
-static struct auth_rec *
-auth_rec_new(struct svc_request *r, cJSON *body)
-{
-	struct auth_rec *c = calloc(1, sizeof(*c));
-
-	if (c == NULL) {
-		cJSON_Delete(body);
-		svc_respond_error(r, 500, "internal", "Out of memory");
-		return NULL;
-	}
-	c->r = r, c->body = body;
-	return c;
-}
-
 static void
-auth_rec_free(struct auth_rec *c)
+auth_rec_release(struct auth_op *op)
 {
+	struct auth_rec *c = (struct auth_rec *)op;
+
 	if (c->password != NULL)
 		sodium_memzero((char *)c->password, strlen(c->password));
 	if (c->old_password != NULL)
 		sodium_memzero((char *)c->old_password, strlen(c->old_password));
 	sodium_memzero(c->token, sizeof(c->token));
-	cJSON_Delete(c->body);
 	free(c->old_hash);
 	free(c);
 }
 
-static void
-auth_rec_fail(struct auth_rec *c, int status, const char *code, const char *msg)
+static struct auth_rec *
+auth_rec_new(struct svc_request *r, cJSON *body)
 {
-	svc_respond_error(c->r, status, code, msg);
-	auth_rec_free(c);
-}
-
-static void
-auth_rec_query(struct auth_rec *c, const char *stmt, const char *const *params,
-    pg_result_fn cb)
-{
-	if (svc_query(c->r, stmt, params, cb, c) < 0)
-		auth_rec_free(c);
-}
-
-/* True when res is good; otherwise r was answered and c is gone. */
-static bool
-auth_rec_ok(struct auth_rec *c, const PGresult *res, ExecStatusType want)
-{
-	if (svc_result_ok(c->r, res, want))
-		return true;
-	auth_rec_free(c);
-	return false;
-}
-
-/* Answers 200 {"message": text} and ends c. */
-static void
-auth_rec_done(struct auth_rec *c, const char *text)
-{
-	svc_respond(c->r, 200, auth_message(text));
-	auth_rec_free(c);
+	return auth_op_new(r, body, sizeof(struct auth_rec), auth_rec_release);
 }
 
 /* Member name of the body as text of 0..max characters; "" when absent.
@@ -195,12 +154,12 @@ auth_forgot_stored(PGresult *res, void *arg)
 	struct auth_rec *c = arg;
 	char what[96], text[1024], *link;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 1) {
 		snprintf(what, sizeof(what), "password reset for user %s", PQgetvalue(res, 0, 0));
 		if ((link = auth_mail_link("/reset-password", c->token)) == NULL) {
-			log_req(LOG_LVL_WARN, c->r->request_id, "%s: out of memory", what);
+			log_req(LOG_LVL_WARN, c->op.r->request_id, "%s: out of memory", what);
 		} else {
 			snprintf(text, sizeof(text), "Someone, hopefully you, asked to reset the "
 			    "password of your Enclavr account.\n\nTo choose a new password, "
@@ -210,12 +169,12 @@ auth_forgot_stored(PGresult *res, void *arg)
 			free(link);
 			if (auth_mail_send(PQgetvalue(res, 0, 1), "Reset your Enclavr password",
 			    text, what) < 0)
-				log_req(LOG_LVL_WARN, c->r->request_id, "%s: mail not queued", what);
+				log_req(LOG_LVL_WARN, c->op.r->request_id, "%s: mail not queued", what);
 			sodium_memzero(text, sizeof(text));
 		}
 	}
 	/* The same answer whether or not the address is known. */
-	auth_rec_done(c, "If the email exists, a reset link has been sent");
+	auth_op_done(&c->op, 200, auth_message("If the email exists, a reset link has been sent"));
 }
 
 /* POST /api/auth/password/forgot {email} */
@@ -238,7 +197,7 @@ auth_forgot(struct svc_request *r)
 	/* A token is made even for an unknown address: the same work. */
 	auth_token_new(c->token, c->hash);
 	params[0] = email, params[1] = c->hash;
-	auth_rec_query(c, "reset_new", params, auth_forgot_stored);
+	auth_op_query(&c->op, "reset_new", params, auth_forgot_stored);
 }
 
 /* ------------------------------------------------------------ reset */
@@ -249,16 +208,16 @@ auth_reset_applied(PGresult *res, void *arg)
 	struct auth_rec *c = arg;
 	int n;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 0) {		/* spent meanwhile */
-		auth_rec_fail(c, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	n = auth_rec_publish(res);
-	log_req(LOG_LVL_INFO, c->r->request_id, "password of user %s reset by mail; "
+	log_req(LOG_LVL_INFO, c->op.r->request_id, "password of user %s reset by mail; "
 	    "%d session(s) revoked", PQgetvalue(res, 0, 0), n);
-	auth_rec_done(c, "Password reset successfully");
+	auth_op_done(&c->op, 200, auth_message("Password reset successfully"));
 }
 
 static void
@@ -268,10 +227,10 @@ auth_reset_hashed(char *hash, void *arg)
 	const char *params[2] = { c->hash, hash };
 
 	if (hash == NULL) {
-		auth_rec_fail(c, 500, "internal", "Could not hash the password");
+		auth_op_fail(&c->op, 500, "internal", "Could not hash the password");
 		return;
 	}
-	auth_rec_query(c, "reset_apply", params, auth_reset_applied);
+	auth_op_query(&c->op, "reset_apply", params, auth_reset_applied);
 }
 
 static void
@@ -279,14 +238,14 @@ auth_reset_checked(PGresult *res, void *arg)
 {
 	struct auth_rec *c = arg;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_rec_fail(c, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	if (auth_password_hash(c->password, auth_reset_hashed, c) < 0)
-		auth_rec_fail(c, 503, "busy", "Too many sign-ins at once; try again");
+		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 /* POST /api/auth/password/reset {token, new_password}: the token is checked
@@ -310,15 +269,15 @@ auth_reset(struct svc_request *r)
 		return;
 	c->password = password;
 	if (why != NULL) {
-		auth_rec_fail(c, 400, "invalid_request", why);
+		auth_op_fail(&c->op, 400, "invalid_request", why);
 		return;
 	}
 	if (auth_token_hash(token, c->hash) < 0) {
-		auth_rec_fail(c, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	params[0] = c->hash;
-	auth_rec_query(c, "reset_check", params, auth_reset_checked);
+	auth_op_query(&c->op, "reset_check", params, auth_reset_checked);
 }
 
 /* ------------------------------------------------------------ validate */
@@ -368,29 +327,29 @@ auth_change_applied(PGresult *res, void *arg)
 	struct auth_rec *c = arg;
 	int n;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 0) {
-		auth_rec_fail(c, 409, "conflict", "The password was changed meanwhile; try again");
+		auth_op_fail(&c->op, 409, "conflict", "The password was changed meanwhile; try again");
 		return;
 	}
 	n = auth_rec_publish(res);
-	log_req(LOG_LVL_INFO, c->r->request_id, "user %s changed their password; "
-	    "%d other session(s) revoked", c->r->user_id, n);
-	auth_rec_done(c, "Password changed successfully");
+	log_req(LOG_LVL_INFO, c->op.r->request_id, "user %s changed their password; "
+	    "%d other session(s) revoked", c->op.r->user_id, n);
+	auth_op_done(&c->op, 200, auth_message("Password changed successfully"));
 }
 
 static void
 auth_change_hashed(char *hash, void *arg)
 {
 	struct auth_rec *c = arg;
-	const char *params[4] = { c->r->user_id, c->r->session_id, hash, c->old_hash };
+	const char *params[4] = { c->op.r->user_id, c->op.r->session_id, hash, c->old_hash };
 
 	if (hash == NULL) {
-		auth_rec_fail(c, 500, "internal", "Could not hash the password");
+		auth_op_fail(&c->op, 500, "internal", "Could not hash the password");
 		return;
 	}
-	auth_rec_query(c, "password_change", params, auth_change_applied);
+	auth_op_query(&c->op, "password_change", params, auth_change_applied);
 }
 
 static void
@@ -399,11 +358,11 @@ auth_change_verified(bool ok, void *arg)
 	struct auth_rec *c = arg;
 
 	if (!ok) {
-		auth_rec_fail(c, 401, "invalid_password", "Current password is incorrect");
+		auth_op_fail(&c->op, 401, "invalid_password", "Current password is incorrect");
 		return;
 	}
 	if (auth_password_hash(c->password, auth_change_hashed, c) < 0)
-		auth_rec_fail(c, 503, "busy", "Too many sign-ins at once; try again");
+		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 static void
@@ -411,21 +370,21 @@ auth_change_found(PGresult *res, void *arg)
 {
 	struct auth_rec *c = arg;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_rec_fail(c, 404, "not_found", "User not found");
+		auth_op_fail(&c->op, 404, "not_found", "User not found");
 		return;
 	}
 	/* An account without a password (external sign-in) has nothing to
 	 * match: the dummy is verified and the answer is 401. */
 	if (!PQgetisnull(res, 0, AU_HASH) &&
 	    (c->old_hash = strdup(PQgetvalue(res, 0, AU_HASH))) == NULL) {
-		auth_rec_fail(c, 500, "internal", "Out of memory");
+		auth_op_fail(&c->op, 500, "internal", "Out of memory");
 		return;
 	}
 	if (auth_password_verify(c->old_password, c->old_hash, auth_change_verified, c) < 0)
-		auth_rec_fail(c, 503, "busy", "Too many sign-ins at once; try again");
+		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 /* POST /api/auth/password/change {old_password, new_password} */
@@ -448,10 +407,10 @@ auth_change(struct svc_request *r)
 		return;
 	c->password = password, c->old_password = old;
 	if (why != NULL) {
-		auth_rec_fail(c, 400, "invalid_request", why);
+		auth_op_fail(&c->op, 400, "invalid_request", why);
 		return;
 	}
-	auth_rec_query(c, "user_by_id", params, auth_change_found);
+	auth_op_query(&c->op, "user_by_id", params, auth_change_found);
 }
 
 /* ------------------------------------------------------------ email */
@@ -463,21 +422,21 @@ auth_verify_stored(PGresult *res, void *arg)
 	char what[96], text[1024], *link;
 	int rv;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_rec_fail(c, 404, "not_found", "User not found");
+		auth_op_fail(&c->op, 404, "not_found", "User not found");
 		return;
 	}
 	if (PQgetvalue(res, 0, 1)[0] == 't') {
-		auth_rec_fail(c, 400, "already_verified", "Email is already verified");
+		auth_op_fail(&c->op, 400, "already_verified", "Email is already verified");
 		return;
 	}
 	if ((link = auth_mail_link("/verify-email", c->token)) == NULL) {
-		auth_rec_fail(c, 500, "internal", "Out of memory");
+		auth_op_fail(&c->op, 500, "internal", "Out of memory");
 		return;
 	}
-	snprintf(what, sizeof(what), "email verification for user %s", c->r->user_id);
+	snprintf(what, sizeof(what), "email verification for user %s", c->op.r->user_id);
 	snprintf(text, sizeof(text), "Please confirm that this address belongs to your "
 	    "Enclavr account by opening this link within 24 hours:\n\n%s\n\n"
 	    "If you did not ask for this, ignore this mail.\n", link);
@@ -487,10 +446,10 @@ auth_verify_stored(PGresult *res, void *arg)
 	    text, what);
 	sodium_memzero(text, sizeof(text));
 	if (rv < 0) {
-		auth_rec_fail(c, 503, "busy", "The mail could not be queued; try again");
+		auth_op_fail(&c->op, 503, "busy", "The mail could not be queued; try again");
 		return;
 	}
-	auth_rec_done(c, "Verification email sent");
+	auth_op_done(&c->op, 200, auth_message("Verification email sent"));
 }
 
 /* POST /api/auth/email/verify/send: always to the caller's own address;
@@ -505,7 +464,7 @@ auth_verify_send(struct svc_request *r)
 		return;
 	auth_token_new(c->token, c->hash);
 	params[0] = r->user_id, params[1] = c->hash;
-	auth_rec_query(c, "verify_new", params, auth_verify_stored);
+	auth_op_query(&c->op, "verify_new", params, auth_verify_stored);
 }
 
 static void
@@ -513,15 +472,15 @@ auth_verify_used(PGresult *res, void *arg)
 {
 	struct auth_rec *c = arg;
 
-	if (!auth_rec_ok(c, res, PGRES_TUPLES_OK))
+	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_rec_fail(c, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
-	log_req(LOG_LVL_INFO, c->r->request_id, "user %s verified their email",
+	log_req(LOG_LVL_INFO, c->op.r->request_id, "user %s verified their email",
 	    PQgetvalue(res, 0, 0));
-	auth_rec_done(c, "Email verified successfully");
+	auth_op_done(&c->op, 200, auth_message("Email verified successfully"));
 }
 
 /* POST /api/auth/email/verify {token}: public, the link may be opened on
@@ -538,15 +497,15 @@ auth_verify(struct svc_request *r)
 	if ((c = auth_rec_new(r, body)) == NULL)
 		return;
 	if (*token == '\0') {
-		auth_rec_fail(c, 400, "invalid_request", "Token is required");
+		auth_op_fail(&c->op, 400, "invalid_request", "Token is required");
 		return;
 	}
 	if (auth_token_hash(token, c->hash) < 0) {
-		auth_rec_fail(c, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	params[0] = c->hash;
-	auth_rec_query(c, "verify_use", params, auth_verify_used);
+	auth_op_query(&c->op, "verify_use", params, auth_verify_used);
 }
 
 /* Bodies hold up to two passwords of 1024 characters of up to 4 bytes. */
