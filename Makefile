@@ -133,7 +133,7 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/web
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/web
 	install -m 755 $(BINS) $(DESTDIR)$(SBINDIR)/
 	install -m 640 etc/*.conf $(DESTDIR)$(SYSCONFDIR)/
 	install -m 644 systemd/*.service systemd/*.target $(DESTDIR)$(UNITDIR)/
@@ -141,6 +141,8 @@ install: all
 	install -D -m 644 systemd/enclavr-tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/enclavr.conf
 	install -m 644 $(addsuffix .8,$(join $(addsuffix /,$(DAEMONS)),$(DAEMONS))) \
 		$(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(addsuffix .conf.5,$(join $(addsuffix /,$(DAEMONS)),$(DAEMONS))) \
+		$(DESTDIR)$(MANDIR)/man5/
 	cp -R web/. $(DESTDIR)$(DATADIR)/web/
 	for d in sql/*/; do install -d $(DESTDIR)$(DATADIR)/$$d && \
 		install -m 644 $$d*.sql $(DESTDIR)$(DATADIR)/$$d; done

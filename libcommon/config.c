@@ -158,16 +158,41 @@ cfg_ini_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* Refuses what inih would misread: a line longer than its buffer (it
+ * would split it) and an indented value line (it would replace the value
+ * above it). Sets the error and returns -1. */
+static int
+cfg_line_refused(struct cfg_parse *p, const char *line, size_t len, int size)
+{
+	const char *why = NULL;
+
+	if (len == (size_t)size - 1 && line[len - 1] != '\n' && !feof(p->file))
+		why = "line too long (at most %d bytes)";
+	else if ((line[0] == ' ' || line[0] == '\t') &&
+	    line[strspn(line, " \t\r\n")] != '\0' &&
+	    strchr("#;", line[strspn(line, " \t")]) == NULL)
+		why = "indented line (values cannot continue on the next line)";
+	if (why == NULL)
+		return 0;
+	snprintf(p->err->msg, sizeof(p->err->msg), why, size - 2);
+	p->err->line = p->line;
+	p->failed = true;
+	return -1;
+}
+
 /* inih's line reader, counting lines so that the handler knows which line
- * it is looking at. */
+ * it is looking at; it ends the file early at a line inih would misread. */
 static char *
 cfg_read_line(char *buf, int size, void *arg)
 {
 	struct cfg_parse *p = arg;
-	char *line = fgets(buf, size, p->file);
+	char *line;
 
-	if (line != NULL)
-		p->line++;
+	if (p->failed || (line = fgets(buf, size, p->file)) == NULL)
+		return NULL;
+	p->line++;
+	if (cfg_line_refused(p, line, strlen(line), size) < 0)
+		return NULL;
 	return line;
 }
 
@@ -187,6 +212,8 @@ cfg_load(const struct cfg_opt *table, void *conf, const char *path,
 	}
 	rc = ini_parse_stream(cfg_read_line, &p, cfg_ini_handler, &p);
 	fclose(p.file);
+	if (rc == 0 && p.failed)	/* the reader stopped at a refused line */
+		return -1;
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {

@@ -135,6 +135,24 @@ test_first_error_wins(void **state)
 }
 
 static void
+test_lines_inih_would_misread(void **state)
+{
+	char text[600];
+	(void)state;
+	/* a line longer than inih's buffer would be split and half-read */
+	snprintf(text, sizeof(text), "[main]\nname = x\n# %0400d\nport = 1\n", 0);
+	expect_error(text, 3, "too long");
+	/* an indented line would replace the value above it */
+	expect_error("[main]\nname = ab\n  cd\n", 3, "indented");
+	/* indented comments and blank lines are fine */
+	struct tconf c;
+	struct cfg_error err;
+	assert_int_equal(load("[main]\n  # note\n\t\n \nport = 2\n", &c, &err), 0);
+	assert_int_equal(c.port, 2);
+	cfg_free(topts, &c);
+}
+
+static void
 test_missing_file(void **state)
 {
 	struct tconf c = { 0 };
@@ -194,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_unknown_key_and_section),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_first_error_wins),
+		cmocka_unit_test(test_lines_inih_would_misread),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_reload_applies_only_reloadable),
 		cmocka_unit_test(test_dump_round_trips),
