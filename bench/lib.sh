@@ -18,3 +18,24 @@ cpu_ticks() {
 	done
 	echo "$sum"
 }
+
+# Parses one wrk output FILE into "requests rps p50_ms p99_ms non2xx sockerr",
+# requests/s with DECIMALS decimals (default 2).
+wrk_parse() {
+	awk -v dec="${2:-2}" '
+	function ms(v) {
+		if (v ~ /us$/) return v * 0.001
+		if (v ~ /ms$/) return v + 0
+		if (v ~ /m$/) return v * 60000
+		if (v ~ /s$/) return v * 1000
+		return v + 0
+	}
+	/ requests in / { req = $1 }
+	/^Requests\/sec:/ { rps = $2 }
+	/^ +50% / { p50 = ms($2) }
+	/^ +99% / { p99 = ms($2) }
+	/Non-2xx or 3xx responses:/ { non2xx = $NF }
+	/Socket errors:/ { gsub(/,/, ""); se = $4 + $6 + $8 + $10 }
+	END { printf "%d %.*f %.3f %.3f %d %d\n", req, dec, rps, p50, p99, non2xx, se }
+	' "$1"
+}

@@ -235,25 +235,6 @@ AU_LOG_LINES1=$(wc -l <"$RUN_DIR/log/authd.log")
 
 # ------------------------------------------------------------------ report
 
-# Parses one wrk output: requests rps p50_ms p99_ms non2xx sockerr
-wrk_parse() {
-	awk '
-	function ms(v) {
-		if (v ~ /us$/) return v * 0.001
-		if (v ~ /ms$/) return v + 0
-		if (v ~ /m$/) return v * 60000
-		if (v ~ /s$/) return v * 1000
-		return v + 0
-	}
-	/ requests in / { req = $1 }
-	/^Requests\/sec:/ { rps = $2 }
-	/^ +50% / { p50 = ms($2) }
-	/^ +99% / { p99 = ms($2) }
-	/Non-2xx or 3xx responses:/ { non2xx = $NF }
-	/Socket errors:/ { gsub(/,/, ""); se = $4 + $6 + $8 + $10 }
-	END { printf "%d %.2f %.3f %.3f %d %d\n", req, rps, p50, p99, non2xx, se }
-	' "$1"
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 
 echo

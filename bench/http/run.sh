@@ -274,26 +274,6 @@ GW_LOG_LINES1=$(wc -l <"$RUN_DIR/log/gatewayd.log")
 
 # ------------------------------------------------------------------ report
 
-# Parses one wrk output: requests rps p50_ms p99_ms non2xx sockerr
-wrk_parse() {
-	awk '
-	function ms(v) {
-		if (v ~ /us$/) return v * 0.001
-		if (v ~ /ms$/) return v + 0
-		if (v ~ /m$/) return v * 60000
-		if (v ~ /s$/) return v * 1000
-		return v + 0
-	}
-	/ requests in / { req = $1 }
-	/^Requests\/sec:/ { rps = $2 }
-	/^ +50% / { p50 = ms($2) }
-	/^ +99% / { p99 = ms($2) }
-	/Non-2xx or 3xx responses:/ { non2xx = $NF }
-	/Socket errors:/ { gsub(/,/, ""); se = $4 + $6 + $8 + $10 }
-	END { printf "%d %.0f %.3f %.3f %d %d\n", req, rps, p50, p99, non2xx, se }
-	' "$1"
-}
-
 echo
 echo "gatewayd vs nginx, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs; servers on CPU $SERVER_CPU" \
 	"($( [ "$PIN_STACK" = 1 ] && echo "whole stack" || echo "gatewayd only")), wrk on CPU $CLIENT_CPU"
@@ -305,7 +285,7 @@ printf '%-13s %9s %9s %8s %8s %7s %7s | %7s %8s %7s %8s %7s %8s %7s %8s | %5s %5
 	gw_s gw_us/r authd_s au_us/r pg_s pg_us/r nginx_s ngx_us/r srv% wrk%
 declare -A RPS CPUR
 for name in "${RUN_NAMES[@]}"; do
-	read -r req rps p50 p99 non2xx se < <(wrk_parse "$OUT/$name.wrk")
+	read -r req rps p50 p99 non2xx se < <(wrk_parse "$OUT/$name.wrk" 0)
 	RPS[$name]=$rps
 	line=$(awk -v req="$req" -v hz="$CLK_TCK" -v ns="${R[$name.ns]}" \
 	    -v gw="${R[$name.gw]}" -v au="${R[$name.authd]}" -v pg="${R[$name.pg]}" \
