@@ -30,7 +30,7 @@ const struct pg_stmt auth_accounts_stmts[] = {
 
 /* One account request in progress; freed when it is answered. */
 struct auth_ctx {
-	struct auth_op op;		/* first */
+	struct svc_op op;		/* first */
 	const char *ident, *password;	/* point into the body */
 	const char *username, *email;
 	char id[UUID_STRLEN + 1];
@@ -39,7 +39,7 @@ struct auth_ctx {
 };
 
 static void
-auth_ctx_release(struct auth_op *op)
+auth_ctx_release(struct svc_op *op)
 {
 	struct auth_ctx *c = (struct auth_ctx *)op;
 
@@ -54,7 +54,7 @@ auth_ctx_release(struct auth_op *op)
 static struct auth_ctx *
 auth_ctx_new(struct svc_request *r, cJSON *body)
 {
-	return auth_op_new(r, body, sizeof(struct auth_ctx), auth_ctx_release);
+	return svc_op_new(r, body, sizeof(struct auth_ctx), auth_ctx_release);
 }
 
 /* ------------------------------------------------------------ register */
@@ -91,15 +91,15 @@ auth_register_done(PGresult *res, void *arg)
 
 	if (res != NULL && strcmp(pg_sqlstate(res), PG_UNIQUE_VIOLATION) == 0) {
 		bool name = strcmp(pg_constraint(res), "users_username_key") == 0;
-		auth_op_fail(&c->op, 409, "conflict", name ? "Username already taken" :
+		svc_op_fail(&c->op, 409, "conflict", name ? "Username already taken" :
 		    "Email already registered");
 		return;
 	}
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	log_req(LOG_LVL_INFO, c->op.r->request_id, "registered user %s", c->id);
 	auth_issue_session(c->op.r, res);
-	auth_op_free(&c->op);
+	svc_op_free(&c->op);
 }
 
 static void
@@ -110,12 +110,12 @@ auth_register_hashed(char *hash, void *arg)
 		authd.conf->first_user_is_admin ? "t" : "f" };
 
 	if (hash == NULL) {
-		auth_op_fail(&c->op, 500, "internal", "Could not hash the password");
+		svc_op_fail(&c->op, 500, "internal", "Could not hash the password");
 		return;
 	}
 	uuid_v4(c->id);
 	params[0] = c->id;
-	auth_op_query(&c->op, "register", params, auth_register_done);
+	svc_op_query(&c->op, "register", params, auth_register_done);
 }
 
 /* POST /api/auth/register {username, email, password} */
@@ -152,7 +152,7 @@ auth_register(struct svc_request *r)
 		return;
 	c->username = username, c->email = email, c->password = password;
 	if (auth_password_hash(password, auth_register_hashed, c) < 0)
-		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
+		svc_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 /* ------------------------------------------------------------ login */
@@ -164,7 +164,7 @@ auth_login_verified(bool ok, void *arg)
 	const char *params[1] = { c->ident };
 
 	if (!ok) {		/* the attempt was counted before the check */
-		auth_op_fail(&c->op, 401, "invalid_credentials", "Invalid credentials");
+		svc_op_fail(&c->op, 401, "invalid_credentials", "Invalid credentials");
 		return;
 	}
 	/* With 2FA the attempt stays counted until the second step succeeds:
@@ -175,7 +175,7 @@ auth_login_verified(bool ok, void *arg)
 		pg_exec(svc_pg(authd.svc), "login_ok", params, NULL, NULL);
 		auth_issue_session(c->op.r, c->user);
 	}
-	auth_op_free(&c->op);
+	svc_op_free(&c->op);
 }
 
 static void
@@ -184,7 +184,7 @@ auth_login_found(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	const char *hash = NULL;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 1) {
 		c->user = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
@@ -193,7 +193,7 @@ auth_login_found(PGresult *res, void *arg)
 	}
 	/* An unknown name costs the same hash as a wrong password. */
 	if (auth_password_verify(c->password, hash, auth_login_verified, c) < 0)
-		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
+		svc_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 static void
@@ -202,14 +202,14 @@ auth_login_counted(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	const char *params[1] = { c->ident };
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
-		auth_op_fail(&c->op, 429, "too_many_attempts",
+		svc_op_fail(&c->op, 429, "too_many_attempts",
 		    "Too many failed login attempts; try again later");
 		return;
 	}
-	auth_op_query(&c->op, "user_by_login", params, auth_login_found);
+	svc_op_query(&c->op, "user_by_login", params, auth_login_found);
 }
 
 /* POST /api/auth/login {username (or email), password} */
@@ -242,7 +242,7 @@ auth_login(struct svc_request *r)
 	snprintf(window, sizeof(window), "%lld", authd.conf->lockout_window_s);
 	snprintf(lock, sizeof(lock), "%lld", authd.conf->lockout_s);
 	params[0] = ident, params[1] = max, params[2] = window, params[3] = lock;
-	auth_op_query(&c->op, "login_attempt", params, auth_login_counted);
+	svc_op_query(&c->op, "login_attempt", params, auth_login_counted);
 }
 
 /* ------------------------------------------------------------ refresh */
@@ -253,21 +253,21 @@ auth_refresh_user(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	char *access;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&c->op, 401, "invalid_refresh_token", "Invalid or expired refresh token");
+		svc_op_fail(&c->op, 401, "invalid_refresh_token", "Invalid or expired refresh token");
 		return;
 	}
 	access = auth_access_token(PQgetvalue(res, 0, AU_ID), c->id,
 	    PQgetvalue(res, 0, AU_ADMIN)[0] == 't');
 	if (access == NULL) {
-		auth_op_fail(&c->op, 500, "internal", "Could not sign a token");
+		svc_op_fail(&c->op, 500, "internal", "Could not sign a token");
 		return;
 	}
 	svc_respond(c->op.r, 200, auth_token_response(access, c->refresh, auth_user_json(res, 0)));
 	free(access);
-	auth_op_free(&c->op);
+	svc_op_free(&c->op);
 }
 
 static void
@@ -276,24 +276,24 @@ auth_refresh_spent(PGresult *res, void *arg)
 	struct auth_ctx *c = arg;
 	const char *outcome, *params[1];
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	outcome = PQgetvalue(res, 0, 0);
 	if (strcmp(outcome, "reused") == 0) {
 		log_req(LOG_LVL_WARN, c->op.r->request_id, "a spent refresh token was "
 		    "replayed: session %s revoked", PQgetvalue(res, 0, 1));
 		auth_publish_revoked(PQgetvalue(res, 0, 1));
-		auth_op_fail(&c->op, 401, "refresh_token_reused",
+		svc_op_fail(&c->op, 401, "refresh_token_reused",
 		    "Refresh token reuse detected; the session has been revoked");
 		return;
 	}
 	if (strcmp(outcome, "ok") != 0) {
-		auth_op_fail(&c->op, 401, "invalid_refresh_token", "Invalid or expired refresh token");
+		svc_op_fail(&c->op, 401, "invalid_refresh_token", "Invalid or expired refresh token");
 		return;
 	}
 	snprintf(c->id, sizeof(c->id), "%s", PQgetvalue(res, 0, 1));
 	params[0] = PQgetvalue(res, 0, 2);
-	auth_op_query(&c->op, "user_by_id", params, auth_refresh_user);
+	svc_op_query(&c->op, "user_by_id", params, auth_refresh_user);
 }
 
 /* POST /api/auth/refresh {refresh_token}: single use, rotated. */
@@ -318,7 +318,7 @@ auth_refresh(struct svc_request *r)
 	auth_token_new(c->refresh, c->hash);
 	snprintf(ttl, sizeof(ttl), "%lld", authd.conf->refresh_ttl_s);
 	params[0] = hash, params[1] = c->hash, params[2] = ttl;
-	auth_op_query(&c->op, "refresh", params, auth_refresh_spent);
+	svc_op_query(&c->op, "refresh", params, auth_refresh_spent);
 }
 
 /* ------------------------------------------------------------ me, logout */

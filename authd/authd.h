@@ -56,26 +56,6 @@ extern struct authd authd;
 enum { AU_ID, AU_USERNAME, AU_EMAIL, AU_DISPLAY, AU_AVATAR, AU_ADMIN,
 	AU_VERIFIED, AU_2FA, AU_CREATED, AU_CHANGED, AU_HASH };
 
-/* op.c: a request that continues in callbacks. A context embeds this
- * first; free releases the context's own fields (the body is op.c's). */
-struct auth_op {
-	struct svc_request *r;
-	cJSON *body;
-	void (*free)(struct auth_op *op);
-};
-/* A zeroed context of size bytes, or NULL after answering 500. */
-void *auth_op_new(struct svc_request *r, cJSON *body, size_t size,
-    void (*free_fn)(struct auth_op *op));
-void auth_op_free(struct auth_op *op);
-/* Answer, then free the context. */
-void auth_op_fail(struct auth_op *op, int status, const char *code, const char *message);
-void auth_op_done(struct auth_op *op, int status, cJSON *body);
-/* Queues stmt with op as the callback's argument; frees op when it cannot. */
-void auth_op_query(struct auth_op *op, const char *stmt, const char *const *params,
-    pg_result_fn cb);
-/* svc_result_ok that frees op when it answered. */
-bool auth_op_ok(struct auth_op *op, const PGresult *res, ExecStatusType want);
-
 /* password.c */
 const char *auth_password_policy(const char *pw);
 typedef void (*auth_hash_fn)(char *hash, void *arg);	/* hash NULL: failed */

@@ -88,7 +88,7 @@ const struct pg_stmt auth_recovery_stmts[] = {
 
 /* One recovery request in progress; freed when it is answered. */
 struct auth_rec {
-	struct auth_op op;		/* first */
+	struct svc_op op;		/* first */
 	const char *password, *old_password;	/* point into the body */
 	char token[64], hash[65];	/* a new token and its hash, or the
 					 * hash of the one presented */
@@ -96,7 +96,7 @@ struct auth_rec {
 };
 
 static void
-auth_rec_release(struct auth_op *op)
+auth_rec_release(struct svc_op *op)
 {
 	struct auth_rec *c = (struct auth_rec *)op;
 
@@ -112,7 +112,7 @@ auth_rec_release(struct auth_op *op)
 static struct auth_rec *
 auth_rec_new(struct svc_request *r, cJSON *body)
 {
-	return auth_op_new(r, body, sizeof(struct auth_rec), auth_rec_release);
+	return svc_op_new(r, body, sizeof(struct auth_rec), auth_rec_release);
 }
 
 /* Member name of the body as text of 0..max characters; "" when absent.
@@ -154,7 +154,7 @@ auth_forgot_stored(PGresult *res, void *arg)
 	struct auth_rec *c = arg;
 	char what[96], text[1024], *link;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 1) {
 		snprintf(what, sizeof(what), "password reset for user %s", PQgetvalue(res, 0, 0));
@@ -174,7 +174,7 @@ auth_forgot_stored(PGresult *res, void *arg)
 		}
 	}
 	/* The same answer whether or not the address is known. */
-	auth_op_done(&c->op, 200, auth_message("If the email exists, a reset link has been sent"));
+	svc_op_done(&c->op, 200, auth_message("If the email exists, a reset link has been sent"));
 }
 
 /* POST /api/auth/password/forgot {email} */
@@ -197,7 +197,7 @@ auth_forgot(struct svc_request *r)
 	/* A token is made even for an unknown address: the same work. */
 	auth_token_new(c->token, c->hash);
 	params[0] = email, params[1] = c->hash;
-	auth_op_query(&c->op, "reset_new", params, auth_forgot_stored);
+	svc_op_query(&c->op, "reset_new", params, auth_forgot_stored);
 }
 
 /* ------------------------------------------------------------ reset */
@@ -208,16 +208,16 @@ auth_reset_applied(PGresult *res, void *arg)
 	struct auth_rec *c = arg;
 	int n;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 0) {		/* spent meanwhile */
-		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		svc_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	n = auth_rec_publish(res);
 	log_req(LOG_LVL_INFO, c->op.r->request_id, "password of user %s reset by mail; "
 	    "%d session(s) revoked", PQgetvalue(res, 0, 0), n);
-	auth_op_done(&c->op, 200, auth_message("Password reset successfully"));
+	svc_op_done(&c->op, 200, auth_message("Password reset successfully"));
 }
 
 static void
@@ -227,10 +227,10 @@ auth_reset_hashed(char *hash, void *arg)
 	const char *params[2] = { c->hash, hash };
 
 	if (hash == NULL) {
-		auth_op_fail(&c->op, 500, "internal", "Could not hash the password");
+		svc_op_fail(&c->op, 500, "internal", "Could not hash the password");
 		return;
 	}
-	auth_op_query(&c->op, "reset_apply", params, auth_reset_applied);
+	svc_op_query(&c->op, "reset_apply", params, auth_reset_applied);
 }
 
 static void
@@ -238,14 +238,14 @@ auth_reset_checked(PGresult *res, void *arg)
 {
 	struct auth_rec *c = arg;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		svc_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	if (auth_password_hash(c->password, auth_reset_hashed, c) < 0)
-		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
+		svc_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 /* POST /api/auth/password/reset {token, new_password}: the token is checked
@@ -269,15 +269,15 @@ auth_reset(struct svc_request *r)
 		return;
 	c->password = password;
 	if (why != NULL) {
-		auth_op_fail(&c->op, 400, "invalid_request", why);
+		svc_op_fail(&c->op, 400, "invalid_request", why);
 		return;
 	}
 	if (auth_token_hash(token, c->hash) < 0) {
-		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		svc_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	params[0] = c->hash;
-	auth_op_query(&c->op, "reset_check", params, auth_reset_checked);
+	svc_op_query(&c->op, "reset_check", params, auth_reset_checked);
 }
 
 /* ------------------------------------------------------------ validate */
@@ -327,16 +327,16 @@ auth_change_applied(PGresult *res, void *arg)
 	struct auth_rec *c = arg;
 	int n;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) == 0) {
-		auth_op_fail(&c->op, 409, "conflict", "The password was changed meanwhile; try again");
+		svc_op_fail(&c->op, 409, "conflict", "The password was changed meanwhile; try again");
 		return;
 	}
 	n = auth_rec_publish(res);
 	log_req(LOG_LVL_INFO, c->op.r->request_id, "user %s changed their password; "
 	    "%d other session(s) revoked", c->op.r->user_id, n);
-	auth_op_done(&c->op, 200, auth_message("Password changed successfully"));
+	svc_op_done(&c->op, 200, auth_message("Password changed successfully"));
 }
 
 static void
@@ -346,10 +346,10 @@ auth_change_hashed(char *hash, void *arg)
 	const char *params[4] = { c->op.r->user_id, c->op.r->session_id, hash, c->old_hash };
 
 	if (hash == NULL) {
-		auth_op_fail(&c->op, 500, "internal", "Could not hash the password");
+		svc_op_fail(&c->op, 500, "internal", "Could not hash the password");
 		return;
 	}
-	auth_op_query(&c->op, "password_change", params, auth_change_applied);
+	svc_op_query(&c->op, "password_change", params, auth_change_applied);
 }
 
 static void
@@ -358,11 +358,11 @@ auth_change_verified(bool ok, void *arg)
 	struct auth_rec *c = arg;
 
 	if (!ok) {
-		auth_op_fail(&c->op, 401, "invalid_password", "Current password is incorrect");
+		svc_op_fail(&c->op, 401, "invalid_password", "Current password is incorrect");
 		return;
 	}
 	if (auth_password_hash(c->password, auth_change_hashed, c) < 0)
-		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
+		svc_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 static void
@@ -370,21 +370,21 @@ auth_change_found(PGresult *res, void *arg)
 {
 	struct auth_rec *c = arg;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&c->op, 404, "not_found", "User not found");
+		svc_op_fail(&c->op, 404, "not_found", "User not found");
 		return;
 	}
 	/* An account without a password (external sign-in) has nothing to
 	 * match: the dummy is verified and the answer is 401. */
 	if (!PQgetisnull(res, 0, AU_HASH) &&
 	    (c->old_hash = strdup(PQgetvalue(res, 0, AU_HASH))) == NULL) {
-		auth_op_fail(&c->op, 500, "internal", "Out of memory");
+		svc_op_fail(&c->op, 500, "internal", "Out of memory");
 		return;
 	}
 	if (auth_password_verify(c->old_password, c->old_hash, auth_change_verified, c) < 0)
-		auth_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
+		svc_op_fail(&c->op, 503, "busy", "Too many sign-ins at once; try again");
 }
 
 /* POST /api/auth/password/change {old_password, new_password} */
@@ -407,10 +407,10 @@ auth_change(struct svc_request *r)
 		return;
 	c->password = password, c->old_password = old;
 	if (why != NULL) {
-		auth_op_fail(&c->op, 400, "invalid_request", why);
+		svc_op_fail(&c->op, 400, "invalid_request", why);
 		return;
 	}
-	auth_op_query(&c->op, "user_by_id", params, auth_change_found);
+	svc_op_query(&c->op, "user_by_id", params, auth_change_found);
 }
 
 /* ------------------------------------------------------------ email */
@@ -422,18 +422,18 @@ auth_verify_stored(PGresult *res, void *arg)
 	char what[96], text[1024], *link;
 	int rv;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&c->op, 404, "not_found", "User not found");
+		svc_op_fail(&c->op, 404, "not_found", "User not found");
 		return;
 	}
 	if (PQgetvalue(res, 0, 1)[0] == 't') {
-		auth_op_fail(&c->op, 400, "already_verified", "Email is already verified");
+		svc_op_fail(&c->op, 400, "already_verified", "Email is already verified");
 		return;
 	}
 	if ((link = auth_mail_link("/verify-email", c->token)) == NULL) {
-		auth_op_fail(&c->op, 500, "internal", "Out of memory");
+		svc_op_fail(&c->op, 500, "internal", "Out of memory");
 		return;
 	}
 	snprintf(what, sizeof(what), "email verification for user %s", c->op.r->user_id);
@@ -446,10 +446,10 @@ auth_verify_stored(PGresult *res, void *arg)
 	    text, what);
 	sodium_memzero(text, sizeof(text));
 	if (rv < 0) {
-		auth_op_fail(&c->op, 503, "busy", "The mail could not be queued; try again");
+		svc_op_fail(&c->op, 503, "busy", "The mail could not be queued; try again");
 		return;
 	}
-	auth_op_done(&c->op, 200, auth_message("Verification email sent"));
+	svc_op_done(&c->op, 200, auth_message("Verification email sent"));
 }
 
 /* POST /api/auth/email/verify/send: always to the caller's own address;
@@ -464,7 +464,7 @@ auth_verify_send(struct svc_request *r)
 		return;
 	auth_token_new(c->token, c->hash);
 	params[0] = r->user_id, params[1] = c->hash;
-	auth_op_query(&c->op, "verify_new", params, auth_verify_stored);
+	svc_op_query(&c->op, "verify_new", params, auth_verify_stored);
 }
 
 static void
@@ -472,15 +472,15 @@ auth_verify_used(PGresult *res, void *arg)
 {
 	struct auth_rec *c = arg;
 
-	if (!auth_op_ok(&c->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		svc_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	log_req(LOG_LVL_INFO, c->op.r->request_id, "user %s verified their email",
 	    PQgetvalue(res, 0, 0));
-	auth_op_done(&c->op, 200, auth_message("Email verified successfully"));
+	svc_op_done(&c->op, 200, auth_message("Email verified successfully"));
 }
 
 /* POST /api/auth/email/verify {token}: public, the link may be opened on
@@ -497,15 +497,15 @@ auth_verify(struct svc_request *r)
 	if ((c = auth_rec_new(r, body)) == NULL)
 		return;
 	if (*token == '\0') {
-		auth_op_fail(&c->op, 400, "invalid_request", "Token is required");
+		svc_op_fail(&c->op, 400, "invalid_request", "Token is required");
 		return;
 	}
 	if (auth_token_hash(token, c->hash) < 0) {
-		auth_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
+		svc_op_fail(&c->op, 400, "invalid_token", AUTH_INVALID_TOKEN);
 		return;
 	}
 	params[0] = c->hash;
-	auth_op_query(&c->op, "verify_use", params, auth_verify_used);
+	svc_op_query(&c->op, "verify_use", params, auth_verify_used);
 }
 
 /* Bodies hold up to two passwords of 1024 characters of up to 4 bytes. */

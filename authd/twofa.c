@@ -58,7 +58,7 @@ const struct pg_stmt auth_twofa_stmts[] = {
 
 /* A 2FA request in progress; freed when it is answered. */
 struct auth_tf {
-	struct auth_op op;		/* first */
+	struct svc_op op;		/* first */
 	const char *code;		/* points into the body */
 	char user_id[UUID_STRLEN + 1];
 	char challenge_hash[65];
@@ -71,7 +71,7 @@ struct auth_tf {
 };
 
 static void
-auth_tf_release(struct auth_op *op)
+auth_tf_release(struct svc_op *op)
 {
 	struct auth_tf *t = (struct auth_tf *)op;
 
@@ -85,7 +85,7 @@ auth_tf_release(struct auth_op *op)
 static struct auth_tf *
 auth_tf_new(struct svc_request *r, cJSON *body)
 {
-	struct auth_tf *t = auth_op_new(r, body, sizeof(*t), auth_tf_release);
+	struct auth_tf *t = svc_op_new(r, body, sizeof(*t), auth_tf_release);
 
 	if (t != NULL)
 		snprintf(t->user_id, sizeof(t->user_id), "%s", r->user_id ? r->user_id : "");
@@ -100,7 +100,7 @@ auth_tf_code(struct auth_tf *t)
 	const char *code, *why = valid_member_text(t->op.body, "code", true, 1, AUTH_CODE_MAX, &code);
 
 	if (why != NULL) {
-		auth_op_fail(&t->op, 400, "invalid_request", why);
+		svc_op_fail(&t->op, 400, "invalid_request", why);
 		return -1;
 	}
 	t->code = code;
@@ -135,7 +135,7 @@ auth_tf_checked(PGresult *res, void *arg)
 {
 	struct auth_tf *t = arg;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	t->then(t, PQntuples(res) == 1);
 }
@@ -153,7 +153,7 @@ auth_tf_check(struct auth_tf *t)
 	if (s >= 0) {
 		snprintf(step, sizeof(step), "%lld", s);
 		params[1] = step;
-		auth_op_query(&t->op, "totp_step", params, auth_tf_checked);
+		svc_op_query(&t->op, "totp_step", params, auth_tf_checked);
 		return;
 	}
 	if (auth_recovery_normalise(t->code, norm) == NULL) {
@@ -162,7 +162,7 @@ auth_tf_check(struct auth_tf *t)
 	}
 	auth_sha256_hex(norm, hash);
 	params[1] = hash;
-	auth_op_query(&t->op, "recovery_use", params, auth_tf_checked);
+	svc_op_query(&t->op, "recovery_use", params, auth_tf_checked);
 }
 
 /* ------------------------------------------- the login's second step */
@@ -173,7 +173,7 @@ auth_challenge_stored(PGresult *res, void *arg)
 	struct auth_tf *t = arg;
 	cJSON *o;
 
-	if (!auth_op_ok(&t->op, res, PGRES_COMMAND_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_COMMAND_OK))
 		return;
 	if ((o = cJSON_CreateObject()) != NULL) {
 		cJSON_AddBoolToObject(o, "require_2fa", true);
@@ -181,7 +181,7 @@ auth_challenge_stored(PGresult *res, void *arg)
 		cJSON_AddStringToObject(o, "challenge", t->label);
 	}
 	svc_respond(t->op.r, 200, o);
-	auth_op_free(&t->op);
+	svc_op_free(&t->op);
 }
 
 void
@@ -195,7 +195,7 @@ auth_twofa_challenge(struct svc_request *r, const PGresult *user)
 	snprintf(t->user_id, sizeof(t->user_id), "%s", PQgetvalue(user, 0, AU_ID));
 	auth_token_new(t->label, t->challenge_hash);	/* label: the challenge */
 	params[0] = t->challenge_hash, params[1] = t->user_id;
-	auth_op_query(&t->op, "challenge_new", params, auth_challenge_stored);
+	svc_op_query(&t->op, "challenge_new", params, auth_challenge_stored);
 }
 
 static void
@@ -203,16 +203,16 @@ auth_verify_user(PGresult *res, void *arg)
 {
 	struct auth_tf *t = arg;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
+		svc_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
 		return;
 	}
 	/* The login is complete only now: its failed attempts are forgiven. */
 	pg_exec(svc_pg(authd.svc), "login_clear_user", (const char *[]){ t->user_id }, NULL, NULL);
 	auth_issue_session(t->op.r, res);
-	auth_op_free(&t->op);
+	svc_op_free(&t->op);
 }
 
 static void
@@ -221,13 +221,13 @@ auth_verify_spent(PGresult *res, void *arg)
 	struct auth_tf *t = arg;
 	const char *params[1] = { t->user_id };
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {	/* spent meanwhile by a twin request */
-		auth_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
+		svc_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
 		return;
 	}
-	auth_op_query(&t->op, "user_by_id", params, auth_verify_user);
+	svc_op_query(&t->op, "user_by_id", params, auth_verify_user);
 }
 
 static void
@@ -236,10 +236,10 @@ auth_verify_code_checked(struct auth_tf *t, bool ok)
 	const char *params[1] = { t->challenge_hash };
 
 	if (!ok) {
-		auth_op_fail(&t->op, 401, "invalid_code", "Invalid verification code");
+		svc_op_fail(&t->op, 401, "invalid_code", "Invalid verification code");
 		return;
 	}
-	auth_op_query(&t->op, "challenge_done", params, auth_verify_spent);
+	svc_op_query(&t->op, "challenge_done", params, auth_verify_spent);
 }
 
 static void
@@ -247,10 +247,10 @@ auth_verify_tried(PGresult *res, void *arg)
 {
 	struct auth_tf *t = arg;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-		auth_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
+		svc_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
 		return;
 	}
 	snprintf(t->secret, sizeof(t->secret), "%s", PQgetvalue(res, 0, 0));
@@ -270,18 +270,18 @@ auth_twofa_verify(struct svc_request *r)
 		return;
 	if ((why = valid_member_uuid(body, "user_id", true, &uid)) != NULL ||
 	    (why = valid_member_text(body, "challenge", true, 1, 128, &challenge)) != NULL) {
-		auth_op_fail(&t->op, 400, "invalid_request", why);
+		svc_op_fail(&t->op, 400, "invalid_request", why);
 		return;
 	}
 	if (auth_tf_code(t) < 0)
 		return;
 	if (auth_token_hash(challenge, t->challenge_hash) < 0) {
-		auth_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
+		svc_op_fail(&t->op, 401, "invalid_challenge", "The login challenge is invalid or expired");
 		return;
 	}
 	snprintf(t->user_id, sizeof(t->user_id), "%s", uid);
 	params[0] = t->challenge_hash, params[1] = t->user_id;
-	auth_op_query(&t->op, "challenge_try", params, auth_verify_tried);
+	svc_op_query(&t->op, "challenge_try", params, auth_verify_tried);
 }
 
 /* ------------------------------------------- status, setup, enable */
@@ -370,7 +370,7 @@ auth_setup_codes_stored(PGresult *res, void *arg)
 	cJSON *o;
 	char url[512];
 
-	if (!auth_op_ok(&t->op, res, PGRES_COMMAND_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_COMMAND_OK))
 		return;
 	o = cJSON_CreateObject();
 	snprintf(url, sizeof(url), "otpauth://totp/Enclavr:%s?secret=%s&issuer=Enclavr"
@@ -379,7 +379,7 @@ auth_setup_codes_stored(PGresult *res, void *arg)
 	cJSON_AddStringToObject(o, "qr_code_url", url);
 	cJSON_AddItemToObject(o, "recovery_codes", auth_recovery_json(t));
 	svc_respond(t->op.r, 200, o);
-	auth_op_free(&t->op);
+	svc_op_free(&t->op);
 }
 
 static void
@@ -389,16 +389,16 @@ auth_setup_stored(PGresult *res, void *arg)
 	char array[AUTH_RECOVERY_CODES * 66 + 4];
 	const char *params[2] = { t->user_id, array };
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&t->op, 400, "already_enabled", "Two-factor authentication already enabled");
+		svc_op_fail(&t->op, 400, "already_enabled", "Two-factor authentication already enabled");
 		return;
 	}
 	/* The account name in the authenticator app: the email. */
 	auth_label_encode(PQgetvalue(res, 0, 0), t->label, sizeof(t->label));
 	auth_recovery_generate(t, array, sizeof(array));
-	auth_op_query(&t->op, "recovery_replace", params, auth_setup_codes_stored);
+	svc_op_query(&t->op, "recovery_replace", params, auth_setup_codes_stored);
 }
 
 /* POST /api/auth/2fa/setup: a new secret and recovery codes; 2FA is on
@@ -416,7 +416,7 @@ auth_twofa_setup(struct svc_request *r)
 	base32_encode(raw, sizeof(raw), t->secret, sizeof(t->secret));
 	sodium_memzero(raw, sizeof(raw));
 	params[0] = t->user_id, params[1] = t->secret;
-	auth_op_query(&t->op, "twofa_setup", params, auth_setup_stored);
+	svc_op_query(&t->op, "twofa_setup", params, auth_setup_stored);
 }
 
 static void
@@ -425,16 +425,16 @@ auth_enabled(PGresult *res, void *arg)
 	struct auth_tf *t = arg;
 	cJSON *o;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&t->op, 400, "already_enabled", "Two-factor authentication already enabled");
+		svc_op_fail(&t->op, 400, "already_enabled", "Two-factor authentication already enabled");
 		return;
 	}
 	if ((o = cJSON_CreateObject()) != NULL)
 		cJSON_AddBoolToObject(o, "enabled", true);
 	svc_respond(t->op.r, 200, o);
-	auth_op_free(&t->op);
+	svc_op_free(&t->op);
 }
 
 static void
@@ -445,23 +445,23 @@ auth_enable_state(PGresult *res, void *arg)
 	const char *params[2] = { t->user_id, step };
 	long long s;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] == 't') {
-		auth_op_fail(&t->op, 400, "already_enabled", "Two-factor authentication already enabled");
+		svc_op_fail(&t->op, 400, "already_enabled", "Two-factor authentication already enabled");
 		return;
 	}
 	if (PQgetisnull(res, 0, 2)) {
-		auth_op_fail(&t->op, 400, "not_set_up", "Set up two-factor authentication first");
+		svc_op_fail(&t->op, 400, "not_set_up", "Set up two-factor authentication first");
 		return;
 	}
 	s = totp_match(PQgetvalue(res, 0, 2), t->code, (long long)time(NULL));
 	if (s < 0) {
-		auth_op_fail(&t->op, 400, "invalid_code", "Invalid verification code");
+		svc_op_fail(&t->op, 400, "invalid_code", "Invalid verification code");
 		return;
 	}
 	snprintf(step, sizeof(step), "%lld", s);
-	auth_op_query(&t->op, "twofa_enable", params, auth_enabled);
+	svc_op_query(&t->op, "twofa_enable", params, auth_enabled);
 }
 
 /* POST /api/auth/2fa/enable {code} */
@@ -477,7 +477,7 @@ auth_twofa_enable(struct svc_request *r)
 	if (auth_tf_code(t) < 0)
 		return;
 	params[0] = t->user_id;
-	auth_op_query(&t->op, "twofa_state", params, auth_enable_state);
+	svc_op_query(&t->op, "twofa_state", params, auth_enable_state);
 }
 
 /* ------------------------------------------- disable, recovery codes */
@@ -488,14 +488,14 @@ auth_disable_others_revoked(PGresult *res, void *arg)
 	struct auth_tf *t = arg;
 	cJSON *o;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	for (int i = 0; i < PQntuples(res); i++)
 		auth_publish_revoked(PQgetvalue(res, i, 0));
 	if ((o = cJSON_CreateObject()) != NULL)
 		cJSON_AddBoolToObject(o, "enabled", false);
 	svc_respond(t->op.r, 200, o);
-	auth_op_free(&t->op);
+	svc_op_free(&t->op);
 }
 
 static void
@@ -504,14 +504,14 @@ auth_disabled(PGresult *res, void *arg)
 	struct auth_tf *t = arg;
 	const char *params[2] = { t->user_id, t->op.r->session_id };
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1) {
-		auth_op_fail(&t->op, 400, "not_enabled", "Two-factor authentication not enabled");
+		svc_op_fail(&t->op, 400, "not_enabled", "Two-factor authentication not enabled");
 		return;
 	}
 	/* Whoever held another session may have had only the password. */
-	auth_op_query(&t->op, "sessions_revoke_others", params, auth_disable_others_revoked);
+	svc_op_query(&t->op, "sessions_revoke_others", params, auth_disable_others_revoked);
 }
 
 static void
@@ -520,7 +520,7 @@ auth_proof_password_checked(bool ok, void *arg)
 	struct auth_tf *t = arg;
 
 	if (!ok) {
-		auth_op_fail(&t->op, 400, "invalid_code", "Invalid verification code");
+		svc_op_fail(&t->op, 400, "invalid_code", "Invalid verification code");
 		return;
 	}
 	t->proved(t);
@@ -537,7 +537,7 @@ auth_proof_checked(struct auth_tf *t, bool ok)
 	}
 	if (auth_password_verify(t->code, t->hash[0] ? t->hash : NULL,
 	    auth_proof_password_checked, t) < 0)
-		auth_op_fail(&t->op, 503, "busy", "The service is busy; try again");
+		svc_op_fail(&t->op, 503, "busy", "The service is busy; try again");
 }
 
 /* twofa_state is in: with 2FA on, checks t->code as a TOTP code, a
@@ -547,10 +547,10 @@ auth_proof_state(PGresult *res, void *arg)
 {
 	struct auth_tf *t = arg;
 
-	if (!auth_op_ok(&t->op, res, PGRES_TUPLES_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
-		auth_op_fail(&t->op, 400, "not_enabled", "Two-factor authentication not enabled");
+		svc_op_fail(&t->op, 400, "not_enabled", "Two-factor authentication not enabled");
 		return;
 	}
 	snprintf(t->secret, sizeof(t->secret), "%s", PQgetvalue(res, 0, 1));
@@ -574,7 +574,7 @@ auth_tf_with_proof(struct svc_request *r, void (*proved)(struct auth_tf *t))
 		return;
 	t->proved = proved;
 	params[0] = t->user_id;
-	auth_op_query(&t->op, "twofa_state", params, auth_proof_state);
+	svc_op_query(&t->op, "twofa_state", params, auth_proof_state);
 }
 
 static void
@@ -582,7 +582,7 @@ auth_disable_proved(struct auth_tf *t)
 {
 	const char *params[1] = { t->user_id };
 
-	auth_op_query(&t->op, "twofa_disable", params, auth_disabled);
+	svc_op_query(&t->op, "twofa_disable", params, auth_disabled);
 }
 
 /* POST /api/auth/2fa/disable {code}: a TOTP code, a recovery code, or the
@@ -625,12 +625,12 @@ auth_recovery_replaced(PGresult *res, void *arg)
 	struct auth_tf *t = arg;
 	cJSON *o;
 
-	if (!auth_op_ok(&t->op, res, PGRES_COMMAND_OK))
+	if (!svc_op_ok(&t->op, res, PGRES_COMMAND_OK))
 		return;
 	if ((o = cJSON_CreateObject()) != NULL)
 		cJSON_AddItemToObject(o, "codes", auth_recovery_json(t));
 	svc_respond(t->op.r, 200, o);
-	auth_op_free(&t->op);
+	svc_op_free(&t->op);
 }
 
 static void
@@ -640,7 +640,7 @@ auth_recovery_proved(struct auth_tf *t)
 	const char *params[2] = { t->user_id, array };
 
 	auth_recovery_generate(t, array, sizeof(array));
-	auth_op_query(&t->op, "recovery_replace", params, auth_recovery_replaced);
+	svc_op_query(&t->op, "recovery_replace", params, auth_recovery_replaced);
 }
 
 /* POST /api/auth/2fa/recovery-codes {code}: ten new codes, the old ones

@@ -125,6 +125,26 @@ bool svc_result_ok(struct svc_request *r, const PGresult *res, ExecStatusType wa
  * answers 404 not_found with message. */
 bool svc_result_one(struct svc_request *r, const PGresult *res, const char *message);
 
+/* svc_op.c: a request that continues in callbacks. A context embeds this
+ * first; free releases the context's own fields (the body is op.c's). */
+struct svc_op {
+	struct svc_request *r;
+	cJSON *body;
+	void (*free)(struct svc_op *op);
+};
+/* A zeroed context of size bytes, or NULL after answering 500. */
+void *svc_op_new(struct svc_request *r, cJSON *body, size_t size,
+    void (*free_fn)(struct svc_op *op));
+void svc_op_free(struct svc_op *op);
+/* Answer, then free the context. */
+void svc_op_fail(struct svc_op *op, int status, const char *code, const char *message);
+void svc_op_done(struct svc_op *op, int status, cJSON *body);
+/* Queues stmt with op as the callback's argument; frees op when it cannot. */
+void svc_op_query(struct svc_op *op, const char *stmt, const char *const *params,
+    pg_result_fn cb);
+/* svc_result_ok that frees op when it answered. */
+bool svc_op_ok(struct svc_op *op, const PGresult *res, ExecStatusType want);
+
 void *svc_config(struct svc *svc);
 struct event_base *svc_base(struct svc *svc);
 struct pg_pool *svc_pg(struct svc *svc);
