@@ -57,6 +57,8 @@ gw_upstream_load_routes(struct gw_upstream *u, const cJSON *body)
 	cJSON_ArrayForEach(o, routes) {
 		if ((why = gw_route_read(o, &d)) != NULL)
 			log_warnx("%s: route refused: %s", u->name, why);
+		else if (d.auth == ROUTE_INTERNAL)
+			continue;	/* called by gatewayd itself, never routed */
 		else if (gw_router_add(&u->gw->router, &d, u) < 0)
 			log_warnx("%s: %s %s is owned by another daemon", u->name,
 			    d.method, d.path);

@@ -2,18 +2,18 @@
 
 #include <string.h>
 
-static const char *route_auth_names[] = { "public", "user", "admin" };
+static const char *route_auth_names[] = { "public", "user", "admin", "internal" };
 
 const char *
 route_auth_name(enum route_auth auth)
 {
-	return (unsigned)auth < 3 ? route_auth_names[auth] : "?";
+	return (unsigned)auth < ROUTE_NAUTH ? route_auth_names[auth] : "?";
 }
 
 int
 route_auth_parse(const char *name)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < ROUTE_NAUTH; i++)
 		if (strcmp(route_auth_names[i], name) == 0)
 			return i;
 	return -1;
@@ -55,6 +55,8 @@ route_decl_check(const struct route_decl *d)
 	if (strstr(d->path, "..") != NULL || strstr(d->path, "//") != NULL ||
 	    strchr(d->path, '?') != NULL)
 		return "path must be clean";
+	if ((d->auth == ROUTE_INTERNAL) != (strncmp(d->path, "/internal/", 10) == 0))
+		return "internal routes, and only they, live under /internal/";
 	if (d->body_limit > ROUTE_MAX_BODY)
 		return "body limit too large";
 	if (d->rate_class != NULL && (strlen(d->rate_class) == 0 ||

@@ -10,7 +10,10 @@ enum route_auth {
 	ROUTE_PUBLIC,		/* anyone */
 	ROUTE_USER,		/* a valid access token */
 	ROUTE_ADMIN,		/* a valid access token with adm = true */
+	ROUTE_INTERNAL,		/* gatewayd's own calls for a verified user
+				 * (WebSocket hub); never routed from clients */
 };
+#define ROUTE_NAUTH 4
 
 #define ROUTE_MAX_PATH 256
 /* JSON-escaped into the IPC envelope, a body can grow six-fold; this keeps

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "json.h"
@@ -497,15 +498,44 @@ svc_instance_cb(PGresult *res, void *arg)
 		    res ? PQresultErrorMessage(res) : "no database");
 }
 
+/* Waits until every relation the daemon reads from another daemon's schema
+ * exists (that daemon migrates it at its own start). */
+static void
+svc_wait_required(struct svc *svc, PGconn *c, long long deadline_ms)
+{
+	for (const char *const *rel = svc->def->requires; rel && *rel; rel++) {
+		bool logged = false;
+
+		for (;;) {
+			const char *params[1] = { *rel };
+			PGresult *res = PQexecParams(c, "SELECT to_regclass($1) IS NOT NULL",
+			    1, NULL, params, NULL, NULL, 0);
+			bool found = PQresultStatus(res) == PGRES_TUPLES_OK &&
+			    PQntuples(res) == 1 && *PQgetvalue(res, 0, 0) == 't';
+
+			PQclear(res);
+			if (found)
+				break;
+			if (time_mono_ms() > deadline_ms)
+				fatalx("%s does not exist: is its daemon running?", *rel);
+			if (!logged)
+				log_info("waiting for %s (created by its daemon)", *rel);
+			logged = true;
+			usleep(200 * 1000);
+		}
+	}
+}
+
 static void
 svc_migrate(struct svc *svc)
 {
-	PGconn *c = pg_connect_blocking(svc->conf->db_conninfo,
-	    time_mono_ms() + SVC_DB_WAIT_MS);
+	long long deadline = time_mono_ms() + SVC_DB_WAIT_MS;
+	PGconn *c = pg_connect_blocking(svc->conf->db_conninfo, deadline);
 	int n;
 
 	if (c == NULL)
 		fatalx("the database is unreachable");
+	svc_wait_required(svc, c, deadline);
 	n = migrate_run(c, svc->def->schema, svc->conf->migrations_dir);
 	PQfinish(c);
 	if (n < 0)

@@ -102,6 +102,9 @@ struct svc_def {
 	const struct svc_routes *const *routes;	/* NULL-ended */
 	const struct pg_stmt *const *stmts;	/* NULL-ended list of tables,
 						 * each ended by a NULL name */
+	const char *const *requires;	/* NULL-ended relations of other
+					 * schemas read here ("auth.directory"):
+					 * migrations wait until they exist */
 	int (*init)(struct svc *svc);	/* after migrations, before serving */
 	void (*fini)(struct svc *svc);
 };
