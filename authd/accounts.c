@@ -103,7 +103,7 @@ auth_register_done(PGresult *res, void *arg)
 }
 
 static void
-auth_register_hashed(char *hash, void *arg)
+auth_register_hashed(const char *hash, void *arg)
 {
 	struct auth_ctx *c = arg;
 	const char *params[5] = { c->id, c->username, c->email, hash,

@@ -173,5 +173,7 @@ static const struct svc_def authd_def = {
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--hasher") == 0)
+		return auth_hasher_main(argv[2]);
 	return svc_main(argc, argv, &authd_def);
 }

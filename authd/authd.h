@@ -13,7 +13,6 @@
 
 #include "svc.h"
 #include "token.h"
-#include "workpool.h"
 
 struct authd_conf {
 	struct svc_conf svc;		/* first, as svc requires */
@@ -43,7 +42,7 @@ struct authd {
 	struct svc *svc;
 	struct authd_conf *conf;
 	unsigned char sk[TOKEN_SK_LEN];
-	struct workpool *hashers;
+	struct hasher *hasher;
 	char *dummy_hash;		/* verified for unknown users */
 };
 
@@ -56,9 +55,25 @@ extern struct authd authd;
 enum { AU_ID, AU_USERNAME, AU_EMAIL, AU_DISPLAY, AU_AVATAR, AU_ADMIN,
 	AU_VERIFIED, AU_2FA, AU_CREATED, AU_CHANGED, AU_HASH };
 
+#define AUTH_PASSWORD_MAX 1024
+
+/* hasher.c: argon2id in a low-priority child process. */
+struct hasher;
+typedef void (*hasher_fn)(bool ok, const char *hash, void *arg);
+struct hasher *hasher_start(struct event_base *base, int threads, int queue);
+void hasher_stop(struct hasher *h);
+/* Each returns -1 when threads + queue jobs are already in flight (or the
+ * child is being restarted); cb runs once otherwise, ok false on failure. */
+int hasher_hash(struct hasher *h, const char *pw, unsigned long long opslimit,
+    size_t memlimit, hasher_fn cb, void *arg);
+int hasher_verify(struct hasher *h, const char *pw, const char *hash, hasher_fn cb,
+    void *arg);
+/* The child's entry point: "authd --hasher N" with the socket on fd 3. */
+int auth_hasher_main(const char *threads);
+
 /* password.c */
 const char *auth_password_policy(const char *pw);
-typedef void (*auth_hash_fn)(char *hash, void *arg);	/* hash NULL: failed */
+typedef void (*auth_hash_fn)(const char *hash, void *arg);	/* hash NULL: failed */
 typedef void (*auth_verify_fn)(bool ok, void *arg);
 /* Both run on the worker pool and return -1 when its queue is full. */
 int auth_password_hash(const char *pw, auth_hash_fn cb, void *arg);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "workpool.h"
 
 #define AUTH_MAIL_THREADS 1
 #define AUTH_MAIL_QUEUE 256

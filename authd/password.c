@@ -1,5 +1,5 @@
-/* Passwords: the policy, and argon2id hashing and verification on the
- * worker pool (the event loop never waits on a hash). */
+/* Passwords: the policy, and argon2id hashing and verification in the
+ * hasher process (hasher.c; the event loop never waits on a hash). */
 #include "authd.h"
 
 #include <sodium.h>
@@ -11,14 +11,9 @@
 
 #include "log.h"
 
-#define AUTH_PASSWORD_MAX 1024
-
-/* A hashing job; owned by the pool until its completion runs. */
+/* A caller's job, until the hasher (hasher.c) answers. */
 struct auth_pw_job {
-	char *pw;			/* wiped and freed after the work */
-	char *hash;			/* in: to verify; out: computed */
-	bool known;			/* hash is the account's own */
-	bool ok;
+	bool known;			/* the hash is the account's own */
 	auth_hash_fn hash_cb;
 	auth_verify_fn verify_cb;
 	void *arg;
@@ -67,79 +62,38 @@ auth_password_policy(const char *pw)
 static void
 auth_pw_job_free(struct auth_pw_job *j)
 {
-	if (j->pw != NULL) {
-		sodium_memzero(j->pw, strlen(j->pw));
-		free(j->pw);
-	}
-	free(j->hash);
 	free(j);
 }
 
-/* Worker thread. */
 static void
-auth_pw_hash_work(void *arg)
-{
-	struct auth_pw_job *j = arg;
-	char out[crypto_pwhash_STRBYTES];
-
-	if (crypto_pwhash_str(out, j->pw, strlen(j->pw),
-	    (unsigned long long)authd.conf->argon2_opslimit,
-	    (size_t)authd.conf->argon2_memlimit_kib * 1024) == 0)
-		j->hash = strdup(out);
-	sodium_memzero(j->pw, strlen(j->pw));
-}
-
-static void
-auth_pw_hash_done(void *arg)
+auth_pw_hashed(bool ok, const char *hash, void *arg)
 {
 	struct auth_pw_job *j = arg;
 
-	j->hash_cb(j->hash, j->arg);
+	j->hash_cb(ok ? hash : NULL, j->arg);
 	auth_pw_job_free(j);
 }
 
-/* Worker thread. */
 static void
-auth_pw_verify_work(void *arg)
+auth_pw_verified(bool ok, const char *hash, void *arg)
 {
 	struct auth_pw_job *j = arg;
+	(void)hash;
 
-	j->ok = crypto_pwhash_str_verify(j->hash, j->pw, strlen(j->pw)) == 0 && j->known;
-	sodium_memzero(j->pw, strlen(j->pw));
-}
-
-static void
-auth_pw_verify_done(void *arg)
-{
-	struct auth_pw_job *j = arg;
-
-	j->verify_cb(j->ok, j->arg);
+	j->verify_cb(ok && j->known, j->arg);
 	auth_pw_job_free(j);
-}
-
-static struct auth_pw_job *
-auth_pw_job_new(const char *pw, const char *hash)
-{
-	struct auth_pw_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL || (j->pw = strdup(pw)) == NULL ||
-	    (hash != NULL && (j->hash = strdup(hash)) == NULL)) {
-		if (j != NULL)
-			auth_pw_job_free(j);
-		return NULL;
-	}
-	return j;
 }
 
 int
 auth_password_hash(const char *pw, auth_hash_fn cb, void *arg)
 {
-	struct auth_pw_job *j = auth_pw_job_new(pw, NULL);
+	struct auth_pw_job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL)
 		return -1;
 	j->hash_cb = cb, j->arg = arg;
-	if (workpool_submit(authd.hashers, auth_pw_hash_work, auth_pw_hash_done, j) < 0) {
+	if (hasher_hash(authd.hasher, pw, (unsigned long long)authd.conf->argon2_opslimit,
+	    (size_t)authd.conf->argon2_memlimit_kib * 1024, auth_pw_hashed, j) < 0) {
 		auth_pw_job_free(j);
 		return -1;
 	}
@@ -149,15 +103,16 @@ auth_password_hash(const char *pw, auth_hash_fn cb, void *arg)
 int
 auth_password_verify(const char *pw, const char *hash, auth_verify_fn cb, void *arg)
 {
-	/* Without a hash (unknown user, external account) the same work is
-	 * done against a dummy and the answer is no: timing reveals nothing. */
-	struct auth_pw_job *j = auth_pw_job_new(pw, hash ? hash : authd.dummy_hash);
+	struct auth_pw_job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL)
 		return -1;
 	j->verify_cb = cb, j->arg = arg;
 	j->known = hash != NULL;
-	if (workpool_submit(authd.hashers, auth_pw_verify_work, auth_pw_verify_done, j) < 0) {
+	/* Without a hash (unknown user, external account) the same work is
+	 * done against a dummy and the answer is no: timing reveals nothing. */
+	if (hasher_verify(authd.hasher, pw, hash ? hash : authd.dummy_hash,
+	    auth_pw_verified, j) < 0) {
 		auth_pw_job_free(j);
 		return -1;
 	}
@@ -182,8 +137,10 @@ auth_password_init(void)
 {
 	char out[crypto_pwhash_STRBYTES], rnd[33];
 
-	authd.hashers = workpool_new(svc_base(authd.svc), auth_hash_threads(),
+	authd.hasher = hasher_start(svc_base(authd.svc), auth_hash_threads(),
 	    (int)authd.conf->hash_queue);
+	if (authd.hasher == NULL)
+		return -1;
 	/* A hash of a random password nobody knows, at the configured cost. */
 	randombytes_buf(rnd, sizeof(rnd) - 1);
 	for (size_t i = 0; i < sizeof(rnd) - 1; i++)
@@ -202,6 +159,6 @@ auth_password_init(void)
 void
 auth_password_fini(void)
 {
-	workpool_free(authd.hashers);
+	hasher_stop(authd.hasher);
 	free(authd.dummy_hash);
 }

@@ -221,7 +221,7 @@ auth_reset_applied(PGresult *res, void *arg)
 }
 
 static void
-auth_reset_hashed(char *hash, void *arg)
+auth_reset_hashed(const char *hash, void *arg)
 {
 	struct auth_rec *c = arg;
 	const char *params[2] = { c->hash, hash };
@@ -340,7 +340,7 @@ auth_change_applied(PGresult *res, void *arg)
 }
 
 static void
-auth_change_hashed(char *hash, void *arg)
+auth_change_hashed(const char *hash, void *arg)
 {
 	struct auth_rec *c = arg;
 	const char *params[4] = { c->op.r->user_id, c->op.r->session_id, hash, c->old_hash };

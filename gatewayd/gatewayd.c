@@ -60,6 +60,20 @@ static const struct cfg_opt gw_opts[] = {
 	  offsetof(struct gw_conf, rl_auth_per_minute), "sign-in class; 0 = off" },
 	{ "ratelimit", "default_per_minute", CFG_INT, "0", 0, 1000000, NULL, true,
 	  offsetof(struct gw_conf, rl_default_per_minute), "other routes; 0 = off" },
+	{ "ws", "ping_interval_ms", CFG_INT, "30000", 100, 3600000, NULL, true,
+	  offsetof(struct gw_conf, ws_ping_interval_ms), "ping a quiet socket" },
+	{ "ws", "idle_timeout_ms", CFG_INT, "60000", 200, 7200000, NULL, true,
+	  offsetof(struct gw_conf, ws_idle_timeout_ms), "close after this silence" },
+	{ "ws", "max_message_bytes", CFG_INT, "65536", 1024, 16777216, NULL, false,
+	  offsetof(struct gw_conf, ws_max_message), "largest client message" },
+	{ "ws", "max_queue_bytes", CFG_INT, "1048576", 4096, 268435456, NULL, true,
+	  offsetof(struct gw_conf, ws_max_queue), "unsent bytes before 1013" },
+	{ "ws", "max_rooms", CFG_INT, "200", 1, 100000, NULL, true,
+	  offsetof(struct gw_conf, ws_max_rooms), "subscriptions per socket" },
+	{ "ws", "rate_per_second", CFG_INT, "20", 1, 100000, NULL, true,
+	  offsetof(struct gw_conf, ws_rate_per_s), "client messages per second" },
+	{ "ws", "burst", CFG_INT, "60", 1, 1000000, NULL, true,
+	  offsetof(struct gw_conf, ws_burst), "client messages at once" },
 	CFG_END
 };
 
@@ -116,6 +130,7 @@ gw_run(struct gw *gw)
 
 	gw->base = daemon_base_new();
 	gw->started_ms = time_mono_ms();
+	gw_presence_init(gw);
 	gw_router_init(&gw->router);
 	gw_auth_load_key(gw);
 	if (*gw->conf->redis_host != '\0') {
@@ -133,6 +148,7 @@ gw_run(struct gw *gw)
 
 	gw_http_stop_accepting(gw);
 	gw_http_free_all(gw);		/* cancels their calls */
+	gw_internal_free_all();
 	gw_upstreams_stop(gw);
 	redis_close(gw->redis);		/* runs the rate checks' callbacks */
 	gw_ratelimit_stop();
@@ -142,6 +158,7 @@ gw_run(struct gw *gw)
 	gw_router_free(&gw->router);
 	gw_static_free();
 	gw_revoked_free();
+	gw_presence_free();
 }
 
 int

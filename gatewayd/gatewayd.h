@@ -12,6 +12,7 @@
 #include <http_parser.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <wslay/wslay.h>
 
 #include "ipc.h"
 #include "redis.h"
@@ -44,6 +45,13 @@ struct gw_conf {
 	long long redis_port;
 	long long rl_auth_per_minute;	/* per client; 0 = unlimited */
 	long long rl_default_per_minute;
+	long long ws_ping_interval_ms;
+	long long ws_idle_timeout_ms;
+	long long ws_max_message;
+	long long ws_max_queue;
+	long long ws_max_rooms;
+	long long ws_rate_per_s;
+	long long ws_burst;
 };
 
 enum { GW_AUTHD, GW_CHATD, GW_VOICED, GW_NUPSTREAMS };
@@ -140,6 +148,7 @@ struct gw {
 	long long started_ms;
 	bool draining;
 	struct event *tick;
+	char instance[UUID_STRLEN + 1];	/* stable across restarts (presence.c) */
 };
 
 /* http.c */
@@ -188,14 +197,78 @@ void gw_response_start_upgrade(struct gw_request *r, const char *accept);
 /* True when origin is one of the comma-separated origins in list (or *). */
 bool gw_origin_allowed(const char *list, const char *origin);
 
-/* ws.c */
-struct gw_ws;
+/* ws.c: WebSocket connections. */
+struct gw_sub;
+struct gw_frame;
+
+struct gw_ws {
+	struct gw_conn *conn;
+	wslay_event_context_ptr ctx;
+	char user_id[UUID_STRLEN + 1];
+	char session_id[UUID_STRLEN + 1];
+	struct gw_sub *subs;		/* hub.c's, one per room */
+	int nsubs;
+	long long last_rx_ms, last_ping_ms;
+	double tokens;			/* frame rate limit: a token bucket */
+	long long tokens_ms;
+	int refused;			/* frames refused in a row */
+	bool dead;			/* closing: nothing more is sent */
+	struct gw_ws *prev, *next;	/* in gw->wss */
+};
+
+/* Queues the JSON text of o (taken) as one text message. */
+void gw_ws_send_json(struct gw_ws *ws, cJSON *o);
+/* {"type":"error","room_id"?,"payload":{"code","message"}} */
+void gw_ws_send_error(struct gw_ws *ws, const char *room_id, const char *code,
+    const char *message);
+/* Queues frame f by reference (one buffer shared by every receiver);
+ * closes a socket whose queue is over [ws] max_queue_bytes with 1013. */
+void gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f);
+/* Pings quiet sockets and closes those silent past the idle timeout. */
+void gw_ws_tick(struct gw *gw);
 void gw_ws_upgrade(struct gw_request *r);
 void gw_ws_start(struct gw_conn *c);
 void gw_ws_free(struct gw_ws *ws);
 void gw_ws_revoke(struct gw *gw, const char *session_id);
 void gw_ws_going_away(struct gw *gw);
 const char *gw_status_text(int status);
+
+/* hub.c: room subscriptions and event fan-out. */
+struct gw_frame {
+	int refs;
+	long long seq;			/* 0: an event without one */
+	char left_user[UUID_STRLEN + 1];	/* of a member-left, else "" */
+	size_t len;
+	unsigned char data[];		/* the whole WebSocket frame */
+};
+struct gw_frame *gw_frame_new(const char *json, size_t len, long long seq);
+void gw_frame_unref(struct gw_frame *f);
+/* resume_from < 0: subscribe; else resume after that seq. */
+void gw_hub_subscribe(struct gw_ws *ws, const char *room_id, long long resume_from);
+void gw_hub_unsubscribe(struct gw_ws *ws, const char *room_id);
+bool gw_hub_subscribed(struct gw_ws *ws, const char *room_id);
+void gw_hub_drop(struct gw_ws *ws);
+void gw_hub_event(const char *topic, const cJSON *env);
+int gw_hub_rooms(void);
+
+/* presence.c: sockets per user here; first and last tell chatd. */
+void gw_presence_init(struct gw *gw);
+void gw_presence_open(struct gw *gw, const char *user_id);
+void gw_presence_close(struct gw *gw, const char *user_id);
+void gw_presence_tick(struct gw *gw);
+void gw_presence_free(void);
+
+/* internal.c: calls to the daemons' internal routes for a user. status
+ * is 0 when the daemon did not answer; body is NULL without a JSON one. */
+typedef void (*gw_internal_fn)(int status, cJSON *body, void *arg);
+struct gw_icall;
+/* NULL when the daemon is down or the call cannot start. */
+struct gw_icall *gw_internal_call(struct gw *gw, int daemon, const char *path,
+    const char *query, const char *user_id, gw_internal_fn cb, void *arg);
+/* Forgets the call (its callback will not run); NULL does nothing. */
+void gw_internal_cancel(struct gw_icall *ic);
+/* At exit, before the IPC clients close: forgets every call in flight. */
+void gw_internal_free_all(void);
 
 /* upstream.c */
 void gw_upstreams_start(struct gw *gw);

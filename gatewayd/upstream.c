@@ -105,6 +105,10 @@ gw_upstream_event(const char *topic, cJSON *body, void *arg)
 			gw_ws_revoke(u->gw, json_str(body, "session_id"));
 		return;
 	}
+	if (strncmp(topic, "room.", 5) == 0) {
+		gw_hub_event(topic, body);
+		return;
+	}
 	if (strncmp(topic, "heartbeat.", 10) != 0)
 		return;
 	if (instance == NULL || !uuid_valid(instance)) {
@@ -125,6 +129,8 @@ gw_upstream_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 
 	gw_revoked_purge();
+	gw_ws_tick(gw);
+	gw_presence_tick(gw);
 	for (int i = 0; i < GW_NUPSTREAMS; i++) {
 		struct gw_upstream *u = &gw->up[i];
 		if (!u->routes_loaded || (*u->seen_instance != '\0' &&
@@ -145,7 +151,8 @@ gw_upstreams_start(struct gw *gw)
 		u->cli = ipc_client_open(gw->base, gw->conf->up_url[i]);
 		u->sub = ipc_sub_open(gw->base, gw->conf->up_events[i], gw_upstream_event, u);
 		if (ipc_sub_subscribe(u->sub, "heartbeat.") < 0 ||
-		    (i == GW_AUTHD && ipc_sub_subscribe(u->sub, "session.") < 0))
+		    (i == GW_AUTHD && ipc_sub_subscribe(u->sub, "session.") < 0) ||
+		    (i == GW_CHATD && ipc_sub_subscribe(u->sub, "room.") < 0))
 			fatalx("%s: cannot subscribe to its events", u->name);
 		gw_upstream_fetch_routes(u);
 	}

@@ -15,18 +15,8 @@
 #include "log.h"
 #include "uuid.h"
 
-#define GW_WS_MAX_MESSAGE (64 * 1024)
-#define GW_WS_MAX_OUTPUT (4 * 1024 * 1024)	/* a reader this far behind is dropped */
 #define GW_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-/* One WebSocket; owned by its connection, freed with it. */
-struct gw_ws {
-	struct gw_conn *conn;
-	wslay_event_context_ptr ctx;
-	char user_id[UUID_STRLEN + 1];
-	char session_id[UUID_STRLEN + 1];
-	struct gw_ws *prev, *next;	/* in gw->wss */
-};
+#define GW_WS_REFUSED_MAX 100	/* refused in a row before closing 1008 */
 
 /* ------------------------------------------------------------ frames */
 
@@ -42,73 +32,212 @@ gw_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
+	ws->last_rx_ms = time_mono_ms();
 	return n;
 }
 
+/* wslay's own frames (pong, close, ping) go out whole: frames the hub
+ * appends by reference never land inside one of them. */
 static ssize_t
 gw_ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
     int flags, void *arg)
 {
 	struct gw_ws *ws = arg;
-	struct evbuffer *out = bufferevent_get_output(ws->conn->bev);
 	(void)flags;
 
-	if (evbuffer_get_length(out) > GW_WS_MAX_OUTPUT ||
-	    evbuffer_add(out, data, len) < 0) {
+	if (evbuffer_add(bufferevent_get_output(ws->conn->bev), data, len) < 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
 	return (ssize_t)len;
 }
 
-/* Queues one text message: the JSON of o (taken). */
 static void
+gw_ws_frame_sent(const void *data, size_t len, void *arg)
+{
+	(void)data, (void)len;
+	gw_frame_unref(arg);
+}
+
+static void gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason);
+
+void
+gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f)
+{
+	struct evbuffer *out = bufferevent_get_output(ws->conn->bev);
+
+	if (ws->dead || ws->conn->closing)
+		return;
+	wslay_event_send(ws->ctx);	/* wslay's queue first, in order */
+	if ((long long)evbuffer_get_length(out) > ws->conn->gw->conf->ws_max_queue) {
+		/* A slow reader: it reconnects and resumes from its last seq. */
+		gw_ws_close(ws, 1013, "too far behind; resume");
+		return;
+	}
+	f->refs++;
+	if (evbuffer_add_reference(out, f->data, f->len, gw_ws_frame_sent, f) < 0)
+		gw_frame_unref(f);
+}
+
+void
 gw_ws_send_json(struct gw_ws *ws, cJSON *o)
 {
 	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-	struct wslay_event_msg msg = { WSLAY_TEXT_FRAME, (const uint8_t *)text,
-		text ? strlen(text) : 0 };
+	struct gw_frame *f = text ? gw_frame_new(text, strlen(text), 0) : NULL;
 
 	cJSON_Delete(o);
-	if (text != NULL)
-		wslay_event_queue_msg(ws->ctx, &msg);	/* wslay copies it */
 	free(text);
+	if (f != NULL)
+		gw_ws_send_frame(ws, f);
+	gw_frame_unref(f);
 }
 
-/* {"type":"error","payload":{"code","message"}} */
-static void
-gw_ws_send_error(struct gw_ws *ws, const char *code, const char *message)
+void
+gw_ws_send_error(struct gw_ws *ws, const char *room_id, const char *code,
+    const char *message)
 {
 	cJSON *o = cJSON_CreateObject(), *p;
 
 	if (o == NULL)
 		return;
 	cJSON_AddStringToObject(o, "type", "error");
+	if (room_id != NULL)
+		cJSON_AddStringToObject(o, "room_id", room_id);
 	p = cJSON_AddObjectToObject(o, "payload");
 	cJSON_AddStringToObject(p, "code", code);
 	cJSON_AddStringToObject(p, "message", message);
 	gw_ws_send_json(ws, o);
 }
 
+/* ------------------------------------------------------------ messages */
+
+/* One more client message: false when over the rate ([ws] rate_per_second,
+ * burst); a client that keeps going regardless is closed with 1008. */
+static bool
+gw_ws_rate_ok(struct gw_ws *ws)
+{
+	const struct gw_conf *c = ws->conn->gw->conf;
+	long long now = time_mono_ms();
+
+	ws->tokens += (double)(now - ws->tokens_ms) * (double)c->ws_rate_per_s / 1000.0;
+	ws->tokens_ms = now;
+	if (ws->tokens > (double)c->ws_burst)
+		ws->tokens = (double)c->ws_burst;
+	if (ws->tokens >= 1.0) {
+		ws->tokens -= 1.0;
+		ws->refused = 0;
+		return true;
+	}
+	if (++ws->refused >= GW_WS_REFUSED_MAX)
+		gw_ws_close(ws, 1008, "too many messages");
+	else
+		gw_ws_send_error(ws, NULL, "rate_limited", "Too many messages; slow down");
+	return false;
+}
+
+static void
+gw_ws_pong(struct gw_ws *ws)
+{
+	cJSON *o = cJSON_CreateObject();
+	char now[RFC3339_STRLEN];
+
+	if (o == NULL)
+		return;
+	time_now_rfc3339(now, sizeof(now));
+	cJSON_AddStringToObject(o, "type", "pong");
+	cJSON_AddStringToObject(o, "timestamp", now);
+	gw_ws_send_json(ws, o);
+}
+
+static void
+gw_ws_typing_cb(int status, cJSON *body, void *arg)
+{
+	(void)status, (void)body, (void)arg;	/* best effort */
+}
+
+/* typing / stop-typing in a subscribed room: chatd records it and tells
+ * the room (on every gatewayd). */
+static void
+gw_ws_typing(struct gw_ws *ws, const char *room_id, bool start)
+{
+	char query[96];
+
+	if (!gw_hub_subscribed(ws, room_id)) {
+		gw_ws_send_error(ws, room_id, "not_subscribed", "Subscribe to the room first");
+		return;
+	}
+	snprintf(query, sizeof(query), "room_id=%s&state=%s", room_id, start ? "start" : "stop");
+	if (gw_internal_call(ws->conn->gw, GW_CHATD, "/internal/chat/typing", query,
+	    ws->user_id, gw_ws_typing_cb, NULL) == NULL)
+		gw_ws_send_error(ws, room_id, "unavailable", "chatd is not available");
+}
+
+/* The seq of a resume's payload, or -1 when it is not a whole number >= 0. */
+static long long
+gw_ws_resume_seq(const cJSON *m)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "payload");
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(p, "seq");
+
+	if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble > 9e15 ||
+	    seq->valuedouble != (double)(long long)seq->valuedouble)
+		return -1;
+	return (long long)seq->valuedouble;
+}
+
+static void
+gw_ws_on_room_message(struct gw_ws *ws, const cJSON *m, const char *type)
+{
+	const char *room = json_str(m, "room_id");
+	char id[UUID_STRLEN + 1];
+	long long seq;
+
+	if (room == NULL || !uuid_valid(room)) {
+		gw_ws_send_error(ws, NULL, "invalid_room_id", "room_id must be a UUID");
+		return;
+	}
+	for (int i = 0; i <= UUID_STRLEN; i++)
+		id[i] = (char)(room[i] >= 'A' && room[i] <= 'F' ? room[i] - 'A' + 'a' : room[i]);
+	if (strcmp(type, "subscribe") == 0) {
+		gw_hub_subscribe(ws, id, -1);
+	} else if (strcmp(type, "resume") == 0) {
+		if ((seq = gw_ws_resume_seq(m)) < 0)
+			gw_ws_send_error(ws, id, "invalid_seq", "payload.seq must be a whole number >= 0");
+		else
+			gw_hub_subscribe(ws, id, seq);
+	} else if (strcmp(type, "unsubscribe") == 0) {
+		gw_hub_unsubscribe(ws, id);
+	} else {
+		gw_ws_typing(ws, id, strcmp(type, "typing") == 0);
+	}
+}
+
 static void
 gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 {
-	cJSON *m = json_parse_exact(text, len), *o;
+	static const char *room_types[] = { "subscribe", "resume", "unsubscribe",
+		"typing", "stop-typing", NULL };
+	cJSON *m = json_parse_exact(text, len);
 	const char *type = m ? json_str(m, "type") : NULL;
-	char now[RFC3339_STRLEN];
+	bool known = false;
 
-	if (type == NULL) {
-		gw_ws_send_error(ws, "invalid_message", "A message is a JSON object with a type");
-	} else if (strcmp(type, "ping") == 0) {
-		if ((o = cJSON_CreateObject()) != NULL) {
-			time_now_rfc3339(now, sizeof(now));
-			cJSON_AddStringToObject(o, "type", "pong");
-			cJSON_AddStringToObject(o, "timestamp", now);
-			gw_ws_send_json(ws, o);
-		}
-	} else {
-		gw_ws_send_error(ws, "unknown_type", "This message type is not supported");
+	if (!gw_ws_rate_ok(ws)) {
+		cJSON_Delete(m);
+		return;
 	}
+	if (type == NULL) {
+		gw_ws_send_error(ws, NULL, "invalid_message", "A message is a JSON object with a type");
+		cJSON_Delete(m);
+		return;
+	}
+	for (int i = 0; room_types[i] != NULL; i++)
+		known |= strcmp(type, room_types[i]) == 0;
+	if (known)
+		gw_ws_on_room_message(ws, m, type);
+	else if (strcmp(type, "ping") == 0)
+		gw_ws_pong(ws);
+	else
+		gw_ws_send_error(ws, NULL, "unknown_type", "This message type is not supported");
 	cJSON_Delete(m);
 }
 
@@ -177,8 +306,9 @@ gw_ws_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason)
 {
-	if (ws->conn->closing)
+	if (ws->conn->closing || ws->dead)
 		return;
+	ws->dead = true;
 	wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, strlen(reason));
 	gw_ws_pump(ws);
 }
@@ -273,7 +403,7 @@ gw_ws_upgrade(struct gw_request *r)
 		gw_respond_error(r, 503, "busy", "Cannot open a WebSocket now");
 		return;
 	}
-	wslay_event_config_set_max_recv_msg_length(ws->ctx, GW_WS_MAX_MESSAGE);
+	wslay_event_config_set_max_recv_msg_length(ws->ctx, (uint64_t)gw->conf->ws_max_message);
 	ws->conn = r->conn;
 	memcpy(ws->user_id, r->principal.claims.sub, sizeof(ws->user_id));
 	memcpy(ws->session_id, r->principal.claims.sid, sizeof(ws->session_id));
@@ -293,6 +423,8 @@ gw_ws_start(struct gw_conn *c)
 	struct gw *gw = c->gw;
 
 	evtimer_del(c->timer);
+	ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
+	ws->tokens = (double)gw->conf->ws_burst;
 	bufferevent_setcb(c->bev, gw_ws_read_cb, gw_ws_write_cb, gw_ws_event_cb, ws);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -301,6 +433,7 @@ gw_ws_start(struct gw_conn *c)
 		gw->wss->prev = ws;
 	gw->wss = ws;
 	gw->nws++;
+	gw_presence_open(gw, ws->user_id);
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		gw_ws_pump(ws);		/* frames sent right behind the handshake */
 }
@@ -319,6 +452,8 @@ gw_ws_free(struct gw_ws *ws)
 			ws->next->prev = ws->prev;
 		gw->nws--;
 	}
+	gw_hub_drop(ws);
+	gw_presence_close(gw, ws->user_id);
 	gw_ws_free_ctx(ws);
 }
 
@@ -340,5 +475,27 @@ gw_ws_going_away(struct gw *gw)
 	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
 		next = ws->next;
 		gw_ws_close(ws, WSLAY_CODE_GOING_AWAY, "server shutting down");
+	}
+}
+
+void
+gw_ws_tick(struct gw *gw)
+{
+	long long now = time_mono_ms();
+	const struct gw_conf *c = gw->conf;
+	struct wslay_event_msg ping = { WSLAY_PING, (const uint8_t *)"", 0 };
+
+	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
+		next = ws->next;
+		if (ws->dead || ws->conn->closing)
+			continue;
+		if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
+			gw_ws_close(ws, WSLAY_CODE_POLICY_VIOLATION, "no frame for too long");
+		} else if (now - ws->last_rx_ms >= c->ws_ping_interval_ms &&
+		    now - ws->last_ping_ms >= c->ws_ping_interval_ms) {
+			ws->last_ping_ms = now;
+			wslay_event_queue_msg(ws->ctx, &ping);
+			gw_ws_pump(ws);
+		}
 	}
 }

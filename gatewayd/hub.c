@@ -1,0 +1,610 @@
+/* The WebSocket hub: which socket is subscribed to which room, and the
+ * delivery of chatd's room events to them (docs/websocket.md).
+ *
+ * A room's persisted events carry a seq, 1, 2, 3... without gaps. The hub
+ * keeps, per room with subscribers, the highest seq it has in order and the
+ * last GW_RING frames. An event is serialised once, into a WebSocket frame
+ * shared by reference among every receiving socket. A seq that skips
+ * ahead (chatd died between commit and publish) is held back while the
+ * missing events are read from chatd, so that every socket sees every
+ * event in order. A socket that subscribes or resumes behind the room is
+ * brought up to date from the ring, or from chatd when the ring no longer
+ * reaches back that far. Events without a seq (typing, presence) go out as
+ * they come. */
+#include "gatewayd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "json.h"
+#include "log.h"
+
+#define GW_HUB_BUCKETS 4096
+#define GW_RING 256			/* recent frames kept per room */
+#define GW_PENDING_MAX 1024		/* out-of-order events held per room */
+#define GW_EVENTS_PAGE 500		/* chatd's page of /internal/chat/events */
+
+enum gw_sub_state { SUB_JOINING, SUB_CATCHUP, SUB_LIVE };
+
+struct gw_room {
+	struct gw *gw;
+	char id[UUID_STRLEN + 1];
+	long long seq;			/* every event up to here is in order */
+	struct gw_frame *ring[GW_RING];	/* ring[seq % GW_RING] */
+	struct gw_frame *pending[GW_PENDING_MAX];	/* ahead of seq, sorted */
+	int npending;
+	struct gw_icall *fill;		/* reading a gap from chatd */
+	int busy;			/* delivering: not to be freed */
+	struct gw_sub *subs;
+	struct gw_room *hnext;
+};
+
+struct gw_sub {
+	struct gw_ws *ws;
+	struct gw_room *room;		/* NULL while joining */
+	char room_id[UUID_STRLEN + 1];
+	enum gw_sub_state state;
+	long long delivered;		/* the last seq this socket got */
+	long long resume_from;		/* -1: a plain subscribe */
+	struct gw_icall *call;
+	struct gw_sub *rprev, *rnext;	/* in room->subs */
+	struct gw_sub *wnext;		/* in ws->subs */
+};
+
+static struct gw_room *gw_rooms[GW_HUB_BUCKETS];
+
+/* ------------------------------------------------------------ frames */
+
+/* A text frame of json: the 2-10 byte header of an unmasked server frame,
+ * then the payload. */
+struct gw_frame *
+gw_frame_new(const char *json, size_t len, long long seq)
+{
+	struct gw_frame *f = malloc(sizeof(*f) + len + 10);
+	size_t h = 2;
+
+	if (f == NULL)
+		return NULL;
+	f->refs = 1, f->seq = seq;
+	f->left_user[0] = '\0';
+	f->data[0] = 0x81;		/* FIN, text */
+	if (len < 126) {
+		f->data[1] = (unsigned char)len;
+	} else if (len < 65536) {
+		f->data[1] = 126;
+		f->data[2] = (unsigned char)(len >> 8), f->data[3] = (unsigned char)len;
+		h = 4;
+	} else {
+		f->data[1] = 127;
+		for (int i = 0; i < 8; i++)
+			f->data[2 + i] = (unsigned char)((unsigned long long)len >> (56 - 8 * i));
+		h = 10;
+	}
+	memcpy(f->data + h, json, len);
+	f->len = h + len;
+	return f;
+}
+
+void
+gw_frame_unref(struct gw_frame *f)
+{
+	if (f != NULL && --f->refs == 0)
+		free(f);
+}
+
+/* The frame of an event envelope; remembers who a member-left is about. */
+static struct gw_frame *
+gw_frame_of_event(const cJSON *env)
+{
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(env, "seq");
+	const char *type = json_str(env, "type");
+	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	const char *left = json_str(payload, "user_id");
+	char *text = cJSON_PrintUnformatted(env);
+	struct gw_frame *f;
+
+	if (text == NULL)
+		return NULL;
+	f = gw_frame_new(text, strlen(text), cJSON_IsNumber(seq) ? (long long)seq->valuedouble : 0);
+	free(text);
+	if (f != NULL && type != NULL && strcmp(type, "member-left") == 0 &&
+	    left != NULL && uuid_valid(left))
+		snprintf(f->left_user, sizeof(f->left_user), "%s", left);
+	return f;
+}
+
+/* ------------------------------------------------------------ rooms */
+
+static unsigned
+gw_room_bucket(const char *id)
+{
+	return (unsigned)(hash_fnv1a(id) % GW_HUB_BUCKETS);
+}
+
+static struct gw_room *
+gw_room_find(const char *id)
+{
+	for (struct gw_room *r = gw_rooms[gw_room_bucket(id)]; r != NULL; r = r->hnext)
+		if (strcmp(r->id, id) == 0)
+			return r;
+	return NULL;
+}
+
+static struct gw_room *
+gw_room_get(struct gw *gw, const char *id, long long seq)
+{
+	struct gw_room *r = gw_room_find(id);
+	unsigned b;
+
+	if (r != NULL || (r = calloc(1, sizeof(*r))) == NULL)
+		return r;
+	r->gw = gw;
+	memcpy(r->id, id, sizeof(r->id));
+	r->seq = seq;
+	b = gw_room_bucket(id);
+	r->hnext = gw_rooms[b];
+	gw_rooms[b] = r;
+	return r;
+}
+
+/* Frees r once nobody is subscribed and nothing is in flight. */
+static void
+gw_room_release(struct gw_room *r)
+{
+	struct gw_room **pp;
+
+	if (r->subs != NULL || r->fill != NULL || r->busy > 0)
+		return;
+	for (pp = &gw_rooms[gw_room_bucket(r->id)]; *pp != r; pp = &(*pp)->hnext)
+		;
+	*pp = r->hnext;
+	for (int i = 0; i < GW_RING; i++)
+		gw_frame_unref(r->ring[i]);
+	for (int i = 0; i < r->npending; i++)
+		gw_frame_unref(r->pending[i]);
+	free(r);
+}
+
+/* The ring's frame of seq, or NULL when it is gone or never came. */
+static struct gw_frame *
+gw_room_ring(const struct gw_room *r, long long seq)
+{
+	struct gw_frame *f = r->ring[seq % GW_RING];
+
+	return f != NULL && f->seq == seq ? f : NULL;
+}
+
+/* ------------------------------------------------------------ subscriptions */
+
+static void gw_sub_catch_up(struct gw_sub *s);
+
+static void
+gw_sub_send_status(struct gw_sub *s, const char *type, long long seq)
+{
+	cJSON *o = cJSON_CreateObject(), *p;
+
+	if (o == NULL)
+		return;
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "room_id", s->room_id);
+	if (seq >= 0 && (p = cJSON_AddObjectToObject(o, "payload")) != NULL)
+		cJSON_AddNumberToObject(p, "seq", (double)seq);
+	gw_ws_send_json(s->ws, o);
+}
+
+static void
+gw_sub_unlink_room(struct gw_sub *s)
+{
+	struct gw_room *r = s->room;
+
+	if (r == NULL)
+		return;
+	if (s->rprev)
+		s->rprev->rnext = s->rnext;
+	else
+		r->subs = s->rnext;
+	if (s->rnext)
+		s->rnext->rprev = s->rprev;
+	s->room = NULL;
+	gw_room_release(r);
+}
+
+/* Forgets s entirely (the socket keeps going). */
+static void
+gw_sub_free(struct gw_sub *s)
+{
+	struct gw_sub **pp;
+
+	for (pp = &s->ws->subs; *pp != s; pp = &(*pp)->wnext)
+		;
+	*pp = s->wnext;
+	s->ws->nsubs--;
+	gw_internal_cancel(s->call);
+	gw_sub_unlink_room(s);
+	free(s);
+}
+
+static struct gw_sub *
+gw_sub_find(struct gw_ws *ws, const char *room_id)
+{
+	for (struct gw_sub *s = ws->subs; s != NULL; s = s->wnext)
+		if (strcmp(s->room_id, room_id) == 0)
+			return s;
+	return NULL;
+}
+
+/* Sends f to s when it is the next one s needs. True when the socket
+ * went (member-left about its user, or a queue overflow). */
+static bool
+gw_sub_deliver(struct gw_sub *s, struct gw_frame *f)
+{
+	bool gone = false;
+
+	if (f->seq > 0) {
+		if (f->seq <= s->delivered)
+			return false;
+		s->delivered = f->seq;
+	}
+	gw_ws_send_frame(s->ws, f);
+	/* Whoever leaves or is removed gets that event, then nothing more. */
+	if (f->left_user[0] != '\0' && strcmp(f->left_user, s->ws->user_id) == 0) {
+		gw_sub_free(s);
+		gone = true;
+	}
+	return gone;
+}
+
+enum gw_ring_result { RING_DONE, RING_MISSING, RING_GONE };
+
+/* Sends the ring's frames after s->delivered, up to the room's seq. */
+static enum gw_ring_result
+gw_sub_from_ring(struct gw_sub *s)
+{
+	struct gw_room *r = s->room;
+
+	while (s->delivered < r->seq) {
+		struct gw_frame *f = gw_room_ring(r, s->delivered + 1);
+		if (f == NULL)
+			return RING_MISSING;
+		if (gw_sub_deliver(s, f))
+			return RING_GONE;
+	}
+	return RING_DONE;
+}
+
+static void
+gw_sub_go_live(struct gw_sub *s)
+{
+	s->state = SUB_LIVE;
+	if (s->resume_from >= 0)
+		gw_sub_send_status(s, "resumed", s->delivered);
+	s->resume_from = -1;
+}
+
+/* chatd had nothing after s->delivered although the room is further on
+ * (events lost for good): go on from the oldest one the ring holds. */
+static void
+gw_sub_skip_to_ring(struct gw_sub *s)
+{
+	long long seq = s->delivered + 1;
+
+	while (seq <= s->room->seq && gw_room_ring(s->room, seq) == NULL)
+		seq++;
+	log_warnx("hub: room %s: events %lld to %lld are missing", s->room_id,
+	    s->delivered + 1, seq - 1);
+	s->delivered = seq - 1;
+}
+
+static void
+gw_sub_events_cb(int status, cJSON *body, void *arg)
+{
+	struct gw_sub *s = arg;
+	const cJSON *env;
+	int n = 0;
+
+	s->call = NULL;
+	if (status != 200 || !cJSON_IsArray(body)) {
+		gw_ws_send_error(s->ws, s->room_id, "unavailable", "Could not read the room's events; resume later");
+		gw_sub_free(s);
+		return;
+	}
+	cJSON_ArrayForEach(env, body) {
+		struct gw_frame *f = gw_frame_of_event(env);
+		bool gone = false;
+
+		n++;
+		if (f != NULL && f->seq > 0)
+			gone = gw_sub_deliver(s, f);
+		gw_frame_unref(f);
+		if (gone)
+			return;
+	}
+	if (n == 0 && s->delivered < s->room->seq)
+		gw_sub_skip_to_ring(s);
+	gw_sub_catch_up(s);
+}
+
+/* Brings s from s->delivered to the room's seq: from the ring when it
+ * reaches back far enough, else page by page from chatd; then live. */
+static void
+gw_sub_catch_up(struct gw_sub *s)
+{
+	char query[96];
+
+	s->state = SUB_CATCHUP;
+	switch (gw_sub_from_ring(s)) {
+	case RING_DONE:
+		gw_sub_go_live(s);
+		return;
+	case RING_GONE:
+		return;
+	case RING_MISSING:
+		break;
+	}
+	snprintf(query, sizeof(query), "room_id=%s&after=%lld", s->room_id, s->delivered);
+	s->call = gw_internal_call(s->ws->conn->gw, GW_CHATD, "/internal/chat/events",
+	    query, s->ws->user_id, gw_sub_events_cb, s);
+	if (s->call == NULL) {
+		gw_ws_send_error(s->ws, s->room_id, "unavailable", "chatd is not available; resume later");
+		gw_sub_free(s);
+	}
+}
+
+static void
+gw_sub_joined_cb(int status, cJSON *body, void *arg)
+{
+	struct gw_sub *s = arg;
+	double seq = json_num(body, "seq", -1);
+	struct gw_room *r;
+
+	s->call = NULL;
+	if (status == 403 || status == 404) {
+		gw_ws_send_error(s->ws, s->room_id, status == 403 ? "not_member" : "not_found",
+		    status == 403 ? "You are not a member of this room" : "Room not found");
+		gw_sub_free(s);
+		return;
+	}
+	if (status != 200 || seq < 0 ||
+	    (r = gw_room_get(s->ws->conn->gw, s->room_id, (long long)seq)) == NULL) {
+		gw_ws_send_error(s->ws, s->room_id, "unavailable", "Could not subscribe now; try again");
+		gw_sub_free(s);
+		return;
+	}
+	s->room = r;
+	s->rnext = r->subs;
+	if (r->subs)
+		r->subs->rprev = s;
+	r->subs = s;
+	if (s->resume_from < 0) {
+		/* Subscribed at chatd's seq; the ring fills what arrived here
+		 * meanwhile, and what is in flight follows. */
+		s->delivered = (long long)seq;
+		gw_sub_send_status(s, "subscribed", s->delivered);
+	} else {
+		s->delivered = s->resume_from < (long long)seq ? s->resume_from : (long long)seq;
+	}
+	gw_sub_catch_up(s);
+}
+
+/* {"type":"subscribe"|"resume","room_id","payload":{"seq"}} */
+void
+gw_hub_subscribe(struct gw_ws *ws, const char *room_id, long long resume_from)
+{
+	struct gw_sub *s = gw_sub_find(ws, room_id);
+	char query[64];
+
+	if (s != NULL && s->state != SUB_LIVE) {
+		gw_ws_send_error(ws, room_id, "in_progress", "This room's subscription is being set up");
+		return;
+	}
+	if (s != NULL) {
+		if (resume_from < 0) {
+			gw_sub_send_status(s, "subscribed", s->delivered);
+		} else {
+			s->resume_from = resume_from;
+			s->delivered = resume_from < s->room->seq ? resume_from : s->room->seq;
+			gw_sub_catch_up(s);
+		}
+		return;
+	}
+	if (ws->nsubs >= (int)ws->conn->gw->conf->ws_max_rooms) {
+		gw_ws_send_error(ws, room_id, "too_many_rooms", "Too many rooms on one socket");
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return;
+	s->ws = ws;
+	memcpy(s->room_id, room_id, sizeof(s->room_id));
+	s->resume_from = resume_from;
+	s->wnext = ws->subs;
+	ws->subs = s;
+	ws->nsubs++;
+	snprintf(query, sizeof(query), "room_id=%s", room_id);
+	s->call = gw_internal_call(ws->conn->gw, GW_CHATD, "/internal/chat/subscribe", query,
+	    ws->user_id, gw_sub_joined_cb, s);
+	if (s->call == NULL) {
+		gw_ws_send_error(ws, room_id, "unavailable", "chatd is not available; try again");
+		gw_sub_free(s);
+	}
+}
+
+void
+gw_hub_unsubscribe(struct gw_ws *ws, const char *room_id)
+{
+	struct gw_sub *s = gw_sub_find(ws, room_id);
+	cJSON *o;
+
+	if (s == NULL) {
+		gw_ws_send_error(ws, room_id, "not_subscribed", "Not subscribed to this room");
+		return;
+	}
+	gw_sub_free(s);
+	if ((o = cJSON_CreateObject()) != NULL) {
+		cJSON_AddStringToObject(o, "type", "unsubscribed");
+		cJSON_AddStringToObject(o, "room_id", room_id);
+		gw_ws_send_json(ws, o);
+	}
+}
+
+bool
+gw_hub_subscribed(struct gw_ws *ws, const char *room_id)
+{
+	struct gw_sub *s = gw_sub_find(ws, room_id);
+
+	return s != NULL && s->state == SUB_LIVE;
+}
+
+/* The socket is going: every subscription with it. */
+void
+gw_hub_drop(struct gw_ws *ws)
+{
+	while (ws->subs != NULL)
+		gw_sub_free(ws->subs);
+}
+
+/* ------------------------------------------------------------ events */
+
+/* Sends f to every live subscriber of r. */
+static void
+gw_room_broadcast(struct gw_room *r, struct gw_frame *f)
+{
+	for (struct gw_sub *s = r->subs, *next; s != NULL; s = next) {
+		next = s->rnext;
+		if (s->state == SUB_LIVE)
+			gw_sub_deliver(s, f);
+	}
+}
+
+/* f is r's next event: into the ring, out to the subscribers. */
+static void
+gw_room_accept(struct gw_room *r, struct gw_frame *f)
+{
+	struct gw_frame **slot = &r->ring[f->seq % GW_RING];
+
+	gw_frame_unref(*slot);
+	f->refs++;
+	*slot = f;
+	r->seq = f->seq;
+	gw_room_broadcast(r, f);
+}
+
+/* Accepts the held events that now follow in order. */
+static void
+gw_room_drain_pending(struct gw_room *r)
+{
+	int i = 0;
+
+	while (i < r->npending && r->pending[i]->seq <= r->seq + 1) {
+		if (r->pending[i]->seq == r->seq + 1)
+			gw_room_accept(r, r->pending[i]);
+		gw_frame_unref(r->pending[i]);
+		i++;
+	}
+	memmove(r->pending, r->pending + i, (size_t)(r->npending - i) * sizeof(r->pending[0]));
+	r->npending -= i;
+}
+
+static void gw_room_fill(struct gw_room *r);
+
+static void
+gw_room_fill_cb(int status, cJSON *body, void *arg)
+{
+	struct gw_room *r = arg;
+	const cJSON *list = status == 200 && cJSON_IsArray(body) ? body : NULL, *env;
+	long long before = r->seq;
+
+	r->fill = NULL;
+	r->busy++;
+	cJSON_ArrayForEach(env, list) {
+		struct gw_frame *f = gw_frame_of_event(env);
+		if (f != NULL && f->seq == r->seq + 1)
+			gw_room_accept(r, f);
+		gw_frame_unref(f);
+	}
+	gw_room_drain_pending(r);
+	if (r->npending > 0 && r->seq == before) {
+		/* chatd cannot fill the gap (down, or the events are gone):
+		 * go on past it rather than hold the room back for good;
+		 * its sockets can resume. */
+		log_warnx("hub: room %s: events %lld to %lld skipped (chatd answered %d)",
+		    r->id, r->seq + 1, r->pending[0]->seq - 1, status);
+		r->seq = r->pending[0]->seq - 1;
+		gw_room_drain_pending(r);
+	}
+	if (r->npending > 0)
+		gw_room_fill(r);
+	r->busy--;
+	gw_room_release(r);
+}
+
+/* Reads the events between r->seq and the first held one from chatd. */
+static void
+gw_room_fill(struct gw_room *r)
+{
+	char query[96];
+
+	if (r->fill != NULL)
+		return;
+	snprintf(query, sizeof(query), "room_id=%s&after=%lld", r->id, r->seq);
+	r->fill = gw_internal_call(r->gw, GW_CHATD, "/internal/chat/events", query, NULL,
+	    gw_room_fill_cb, r);
+}
+
+/* Holds f (ahead of r->seq) in order until the gap before it is filled. */
+static void
+gw_room_hold(struct gw_room *r, struct gw_frame *f)
+{
+	int i = r->npending;
+
+	if (r->npending == GW_PENDING_MAX) {
+		gw_frame_unref(f);
+		return;
+	}
+	while (i > 0 && r->pending[i - 1]->seq > f->seq)
+		i--;
+	if (i > 0 && r->pending[i - 1]->seq == f->seq) {
+		gw_frame_unref(f);
+		return;
+	}
+	memmove(r->pending + i + 1, r->pending + i, (size_t)(r->npending - i) * sizeof(r->pending[0]));
+	r->pending[i] = f;
+	r->npending++;
+	gw_room_fill(r);
+}
+
+/* An event on topic room.<id> from chatd. */
+void
+gw_hub_event(const char *topic, const cJSON *env)
+{
+	struct gw_room *r = gw_room_find(topic + 5);
+	struct gw_frame *f;
+
+	if (r == NULL || (f = gw_frame_of_event(env)) == NULL)
+		return;			/* nobody here listens to that room */
+	r->busy++;
+	if (f->seq > r->seq + 1) {
+		gw_room_hold(r, f);		/* takes f */
+	} else {
+		if (f->seq <= 0)
+			gw_room_broadcast(r, f);	/* typing, presence: as they come */
+		else if (f->seq == r->seq + 1)
+			gw_room_accept(r, f);
+		gw_frame_unref(f);
+	}
+	gw_room_drain_pending(r);
+	r->busy--;
+	gw_room_release(r);
+}
+
+int
+gw_hub_rooms(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < GW_HUB_BUCKETS; i++)
+		for (struct gw_room *r = gw_rooms[i]; r != NULL; r = r->hnext)
+			n++;
+	return n;
+}
