@@ -161,6 +161,9 @@ void gw_http_free_all(struct gw *gw);
 void gw_conn_close(struct gw_conn *c);
 /* Ends c once its queued output is sent. */
 void gw_conn_end(struct gw_conn *c);
+/* Ends a WebSocket's c: once its output is sent, half-close and discard
+ * input for a moment, so that no reset destroys the close frame. */
+void gw_conn_linger_now(struct gw_conn *c);
 const char *gw_request_header(const struct gw_request *r, const char *name);
 
 /* Called by handlers once the response is fully queued. */
@@ -213,6 +216,7 @@ struct gw_ws {
 	long long tokens_ms;
 	int refused;			/* frames refused in a row */
 	bool dead;			/* closing: nothing more is sent */
+	bool in_recv;			/* inside wslay_event_recv */
 	struct gw_ws *prev, *next;	/* in gw->wss */
 };
 
@@ -224,6 +228,9 @@ void gw_ws_send_error(struct gw_ws *ws, const char *room_id, const char *code,
 /* Queues frame f by reference (one buffer shared by every receiver);
  * closes a socket whose queue is over [ws] max_queue_bytes with 1013. */
 void gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f);
+/* True while the socket's queue is under half of [ws] max_queue_bytes:
+ * room for a catch-up frame, with headroom left for live ones. */
+bool gw_ws_writable(struct gw_ws *ws);
 /* Pings quiet sockets and closes those silent past the idle timeout. */
 void gw_ws_tick(struct gw *gw);
 void gw_ws_upgrade(struct gw_request *r);
@@ -248,6 +255,8 @@ void gw_hub_subscribe(struct gw_ws *ws, const char *room_id, long long resume_fr
 void gw_hub_unsubscribe(struct gw_ws *ws, const char *room_id);
 bool gw_hub_subscribed(struct gw_ws *ws, const char *room_id);
 void gw_hub_drop(struct gw_ws *ws);
+/* The socket's queue drained: paused catch-ups go on. */
+void gw_hub_writable(struct gw_ws *ws);
 void gw_hub_event(const char *topic, const cJSON *env);
 int gw_hub_rooms(void);
 

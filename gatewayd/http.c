@@ -528,6 +528,8 @@ gw_conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void gw_conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
 /* The response is out and the connection ends. Unread request bytes would
  * make close() send a reset that can destroy the response in flight, so
  * half-close, discard what still arrives for a moment, then close. */
@@ -554,6 +556,18 @@ gw_conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->req == NULL && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		gw_conn_process(c);
+}
+
+/* A WebSocket is done: the same lingering close, with the HTTP callbacks
+ * (which discard input while lingering) back in place. */
+void
+gw_conn_linger_now(struct gw_conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);	/* until it lingers */
+	bufferevent_setcb(c->bev, gw_conn_read_cb, gw_conn_write_cb, gw_conn_event_cb, c);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		gw_conn_linger(c);
 }
 
 /* Ends the connection once what is queued is sent. */

@@ -49,6 +49,8 @@ struct gw_sub {
 	long long delivered;		/* the last seq this socket got */
 	long long resume_from;		/* -1: a plain subscribe */
 	struct gw_icall *call;
+	cJSON *page;			/* events read from chatd, being sent */
+	cJSON *item;			/* the next one to send */
 	struct gw_sub *rprev, *rnext;	/* in room->subs */
 	struct gw_sub *wnext;		/* in ws->subs */
 };
@@ -178,7 +180,7 @@ gw_room_ring(const struct gw_room *r, long long seq)
 
 /* ------------------------------------------------------------ subscriptions */
 
-static void gw_sub_catch_up(struct gw_sub *s);
+static void gw_sub_pump(struct gw_sub *s);
 
 static void
 gw_sub_send_status(struct gw_sub *s, const char *type, long long seq)
@@ -222,6 +224,7 @@ gw_sub_free(struct gw_sub *s)
 	*pp = s->wnext;
 	s->ws->nsubs--;
 	gw_internal_cancel(s->call);
+	cJSON_Delete(s->page);
 	gw_sub_unlink_room(s);
 	free(s);
 }
@@ -256,9 +259,10 @@ gw_sub_deliver(struct gw_sub *s, struct gw_frame *f)
 	return gone;
 }
 
-enum gw_ring_result { RING_DONE, RING_MISSING, RING_GONE };
+enum gw_ring_result { RING_DONE, RING_MISSING, RING_GONE, RING_BLOCKED };
 
-/* Sends the ring's frames after s->delivered, up to the room's seq. */
+/* Sends the ring's frames after s->delivered, up to the room's seq, while
+ * the socket has room for them. */
 static enum gw_ring_result
 gw_sub_from_ring(struct gw_sub *s)
 {
@@ -268,6 +272,8 @@ gw_sub_from_ring(struct gw_sub *s)
 		struct gw_frame *f = gw_room_ring(r, s->delivered + 1);
 		if (f == NULL)
 			return RING_MISSING;
+		if (!gw_ws_writable(s->ws))
+			return RING_BLOCKED;
 		if (gw_sub_deliver(s, f))
 			return RING_GONE;
 	}
@@ -301,54 +307,100 @@ static void
 gw_sub_events_cb(int status, cJSON *body, void *arg)
 {
 	struct gw_sub *s = arg;
-	const cJSON *env;
-	int n = 0;
 
 	s->call = NULL;
-	if (status != 200 || !cJSON_IsArray(body)) {
-		gw_ws_send_error(s->ws, s->room_id, "unavailable", "Could not read the room's events; resume later");
+	if (status != 200 || !cJSON_IsArray(body) || (s->page = cJSON_CreateArray()) == NULL) {
+		gw_ws_send_error(s->ws, s->room_id, "unavailable",
+		    "Could not read the room's events; resume later");
 		gw_sub_free(s);
 		return;
 	}
-	cJSON_ArrayForEach(env, body) {
-		struct gw_frame *f = gw_frame_of_event(env);
+	/* The page's events become s's (body is freed after this returns). */
+	s->page->child = body->child;
+	body->child = NULL;
+	s->item = s->page->child;
+	gw_sub_pump(s);
+}
+
+/* Reads the events after s->delivered from chatd (one page). */
+static void
+gw_sub_fetch(struct gw_sub *s)
+{
+	char query[96];
+
+	snprintf(query, sizeof(query), "room_id=%s&after=%lld", s->room_id, s->delivered);
+	s->call = gw_internal_call(s->ws->conn->gw, GW_CHATD, "/internal/chat/events",
+	    query, s->ws->user_id, gw_sub_events_cb, s);
+	if (s->call == NULL) {
+		gw_ws_send_error(s->ws, s->room_id, "unavailable",
+		    "chatd is not available; resume later");
+		gw_sub_free(s);
+	}
+}
+
+/* Carries s's catch-up on as far as its socket's queue allows: the page
+ * read from chatd, further pages, then the ring, then live. A full queue
+ * pauses it until the socket drains (gw_hub_writable): a catch-up is paced
+ * by the reader, never cut off like a reader that falls behind live. */
+static void
+gw_sub_pump(struct gw_sub *s)
+{
+	while (s->item != NULL) {
+		struct gw_frame *f;
 		bool gone = false;
 
-		n++;
+		if (!gw_ws_writable(s->ws))
+			return;
+		f = gw_frame_of_event(s->item);
+		s->item = s->item->next;
 		if (f != NULL && f->seq > 0)
 			gone = gw_sub_deliver(s, f);
 		gw_frame_unref(f);
 		if (gone)
 			return;
 	}
-	if (n == 0 && s->delivered < s->room->seq)
-		gw_sub_skip_to_ring(s);
-	gw_sub_catch_up(s);
-}
+	if (s->page != NULL) {
+		int n = cJSON_GetArraySize(s->page);
 
-/* Brings s from s->delivered to the room's seq: from the ring when it
- * reaches back far enough, else page by page from chatd; then live. */
-static void
-gw_sub_catch_up(struct gw_sub *s)
-{
-	char query[96];
-
-	s->state = SUB_CATCHUP;
+		cJSON_Delete(s->page);
+		s->page = NULL;
+		if (n == GW_EVENTS_PAGE) {
+			gw_sub_fetch(s);
+			return;
+		}
+		if (n == 0 && s->delivered < s->room->seq)
+			gw_sub_skip_to_ring(s);
+	}
 	switch (gw_sub_from_ring(s)) {
 	case RING_DONE:
 		gw_sub_go_live(s);
-		return;
-	case RING_GONE:
-		return;
+		break;
 	case RING_MISSING:
+		gw_sub_fetch(s);
+		break;
+	case RING_GONE:
+	case RING_BLOCKED:
 		break;
 	}
-	snprintf(query, sizeof(query), "room_id=%s&after=%lld", s->room_id, s->delivered);
-	s->call = gw_internal_call(s->ws->conn->gw, GW_CHATD, "/internal/chat/events",
-	    query, s->ws->user_id, gw_sub_events_cb, s);
-	if (s->call == NULL) {
-		gw_ws_send_error(s->ws, s->room_id, "unavailable", "chatd is not available; resume later");
-		gw_sub_free(s);
+}
+
+static void
+gw_sub_catch_up(struct gw_sub *s)
+{
+	s->state = SUB_CATCHUP;
+	cJSON_Delete(s->page);
+	s->page = s->item = NULL;
+	gw_sub_pump(s);
+}
+
+/* The socket's queue drained: catch-ups it paused go on. */
+void
+gw_hub_writable(struct gw_ws *ws)
+{
+	for (struct gw_sub *s = ws->subs, *next; s != NULL; s = next) {
+		next = s->wnext;
+		if (s->state == SUB_CATCHUP && s->call == NULL)
+			gw_sub_pump(s);
 	}
 }
 

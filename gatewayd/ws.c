@@ -61,22 +61,37 @@ gw_ws_frame_sent(const void *data, size_t len, void *arg)
 
 static void gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason);
 
+/* Queues f by reference, whatever the queue's length. */
+static void
+gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
+{
+	if (ws->dead || ws->conn->closing)
+		return;
+	f->refs++;
+	if (evbuffer_add_reference(bufferevent_get_output(ws->conn->bev), f->data, f->len,
+	    gw_ws_frame_sent, f) < 0)
+		gw_frame_unref(f);
+}
+
 void
 gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f)
 {
 	struct evbuffer *out = bufferevent_get_output(ws->conn->bev);
 
-	if (ws->dead || ws->conn->closing)
-		return;
-	wslay_event_send(ws->ctx);	/* wslay's queue first, in order */
 	if ((long long)evbuffer_get_length(out) > ws->conn->gw->conf->ws_max_queue) {
 		/* A slow reader: it reconnects and resumes from its last seq. */
 		gw_ws_close(ws, 1013, "too far behind; resume");
 		return;
 	}
-	f->refs++;
-	if (evbuffer_add_reference(out, f->data, f->len, gw_ws_frame_sent, f) < 0)
-		gw_frame_unref(f);
+	gw_ws_queue(ws, f);
+}
+
+bool
+gw_ws_writable(struct gw_ws *ws)
+{
+	return !ws->dead && !ws->conn->closing &&
+	    (long long)evbuffer_get_length(bufferevent_get_output(ws->conn->bev)) <
+	    ws->conn->gw->conf->ws_max_queue / 2;
 }
 
 void
@@ -87,8 +102,8 @@ gw_ws_send_json(struct gw_ws *ws, cJSON *o)
 
 	cJSON_Delete(o);
 	free(text);
-	if (f != NULL)
-		gw_ws_send_frame(ws, f);
+	if (f != NULL)		/* answers to the client: never a reason to drop it */
+		gw_ws_queue(ws, f);
 	gw_frame_unref(f);
 }
 
@@ -267,9 +282,16 @@ static const struct wslay_event_callbacks gw_ws_callbacks = {
 static void
 gw_ws_pump(struct gw_ws *ws)
 {
-	if (wslay_event_recv(ws->ctx) != 0 || wslay_event_send(ws->ctx) != 0 ||
+	int rc;
+
+	ws->in_recv = true;
+	rc = wslay_event_recv(ws->ctx);
+	ws->in_recv = false;
+
+	/* Whatever wslay queued (a close frame above all) goes out first. */
+	if (wslay_event_send(ws->ctx) != 0 || rc != 0 ||
 	    (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)))
-		gw_conn_end(ws->conn);
+		gw_conn_linger_now(ws->conn);
 }
 
 static void
@@ -284,13 +306,13 @@ gw_ws_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct gw_ws *ws = arg;
 
-	if (ws->conn->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			gw_conn_close(ws->conn);
+	(void)bev;
+	if (ws->conn->closing)
 		return;
-	}
 	if (wslay_event_want_write(ws->ctx))
 		gw_ws_pump(ws);
+	if (ws->subs != NULL && !ws->conn->closing)
+		gw_hub_writable(ws);
 }
 
 static void
@@ -310,7 +332,8 @@ gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason)
 		return;
 	ws->dead = true;
 	wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, strlen(reason));
-	gw_ws_pump(ws);
+	if (!ws->in_recv)	/* else the pump around wslay's recv sends it */
+		gw_ws_pump(ws);
 }
 
 /* ------------------------------------------------------------ upgrade */

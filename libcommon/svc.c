@@ -401,7 +401,9 @@ svc_http_request(struct svc *svc, struct ipc_request *ipc)
 		return;
 	}
 	/* gatewayd enforces these; checking again costs nothing. */
-	if (route->decl.auth != ROUTE_PUBLIC && r->pub.user_id == NULL) {
+	/* Internal routes are gatewayd's own calls, with or without a user. */
+	if (route->decl.auth != ROUTE_PUBLIC && route->decl.auth != ROUTE_INTERNAL &&
+	    r->pub.user_id == NULL) {
 		svc_respond_error(&r->pub, 401, "unauthorized", "Authentication required");
 		return;
 	}
