@@ -82,12 +82,17 @@ gw_dispatch(struct gw_request *r)
 {
 	struct gw *gw = r->conn->gw;
 
+	gw_client_resolve(r);
 	if (strcmp(r->method, "OPTIONS") == 0) {
 		gw_respond_preflight(r);
 		return;
 	}
 	if (strcmp(r->path, "/api/ws") == 0) {
 		gw_ws_upgrade(r);
+		return;
+	}
+	if (strcmp(r->path, "/api/voice/ws") == 0) {
+		gw_compat_upgrade(r);
 		return;
 	}
 	if (gw_ops_handle(r))

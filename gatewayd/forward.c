@@ -146,7 +146,7 @@ gw_forward_envelope(struct gw_request *r, const char *body)
 	free(query);
 	cJSON_AddStringToObject(env, "body", body);
 	cJSON_AddStringToObject(env, "request_id", r->request_id);
-	cJSON_AddStringToObject(env, "client_addr", r->conn->peer);
+	cJSON_AddStringToObject(env, "client_addr", r->client);
 	cJSON_AddStringToObject(env, "user_agent", ua && utf8_valid(ua, strlen(ua)) ? ua : "");
 	cJSON_AddItemToObject(env, "principal", gw_forward_principal(r));
 	text = cJSON_PrintUnformatted(env);

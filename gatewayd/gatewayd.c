@@ -43,6 +43,9 @@ static const struct cfg_opt gw_opts[] = {
 	  offsetof(struct gw_conf, drain_timeout_ms), "SIGTERM grace period" },
 	{ "http", "cors_origins", CFG_STR, "http://localhost:8080", 0, 4096, NULL,
 	  true, offsetof(struct gw_conf, cors_origins), "comma-separated, or *" },
+	{ "http", "trusted_proxies", CFG_STR, "", 0, 4096, NULL, true,
+	  offsetof(struct gw_conf, trusted_proxies),
+	  "reverse proxies whose X-Forwarded-For is believed (addresses, CIDRs)" },
 	{ "auth", "public_key_file", CFG_STR, "", 0, 1024, NULL, false,
 	  offsetof(struct gw_conf, public_key_file), "authd's Ed25519 public key" },
 	UP_OPTS("authd", 0),
@@ -109,7 +112,11 @@ gw_reload(void *arg)
 {
 	struct gw *gw = arg;
 
+	char why[160];
+
 	daemon_reload_config(gw_opts, gw->conf, sizeof(*gw->conf), gw->conf_path);
+	if (gw_client_load(gw->conf->trusted_proxies, why, sizeof(why)) < 0)
+		log_warnx("%s; keeping the previous list", why);
 	if (!gw->debug)
 		log_set_level(gw_log_levels[gw->conf->log_level]);
 }
@@ -166,6 +173,7 @@ main(int argc, char **argv)
 {
 	struct daemon_opts opts;
 	struct gw gw = { 0 };
+	char why[160];
 	struct gw_conf *conf = calloc(1, sizeof(*conf));
 
 	if (conf == NULL)
@@ -175,6 +183,8 @@ main(int argc, char **argv)
 	log_init("gatewayd", opts.debug ? LOG_LVL_DEBUG : gw_log_levels[conf->log_level]);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
+	if (gw_client_load(conf->trusted_proxies, why, sizeof(why)) < 0)
+		fatalx("%s", why);
 	gw.conf = conf;
 	gw.conf_path = opts.conf_path;
 	gw.debug = opts.debug;

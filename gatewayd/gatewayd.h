@@ -36,6 +36,7 @@ struct gw_conf {
 	long long max_connections;
 	long long drain_timeout_ms;
 	char *cors_origins;
+	char *trusted_proxies;
 	char *public_key_file;
 	char *up_url[3];		/* REP URLs of authd, chatd, voiced */
 	char *up_events[3];		/* their PUB URLs */
@@ -94,6 +95,8 @@ struct gw_request {
 	struct evbuffer *body;
 	size_t body_limit;
 	char request_id[GW_REQUEST_ID_MAX + 1];
+	char client[64];		/* client.c: the peer, or behind a
+					 * trusted proxy, the forwarded client */
 	const struct gw_route *route;
 	struct gw_principal principal;
 	bool token_in_query;		/* the principal came from ?token= */
@@ -217,9 +220,14 @@ struct gw_ws {
 	int refused;			/* frames refused in a row */
 	bool dead;			/* closing: nothing more is sent */
 	bool in_recv;			/* inside wslay_event_recv */
+	char compat_room[UUID_STRLEN + 1];	/* /api/voice/ws: its room */
 	struct gw_ws *prev, *next;	/* in gw->wss */
 };
 
+bool gw_ws_precheck(struct gw_request *r);
+void gw_ws_accept(struct gw_request *r, const char *room);
+/* typing / stop-typing in a subscribed room, through chatd. */
+void gw_ws_typing(struct gw_ws *ws, const char *room_id, bool start);
 /* Queues the JSON text of o (taken) as one text message. */
 void gw_ws_send_json(struct gw_ws *ws, cJSON *o);
 /* {"type":"error","room_id"?,"payload":{"code","message"}} */
@@ -240,11 +248,22 @@ void gw_ws_revoke(struct gw *gw, const char *session_id);
 void gw_ws_going_away(struct gw *gw);
 const char *gw_status_text(int status);
 
+/* ws_compat.c: GET /api/voice/ws, the reference's room socket, as a thin
+ * adapter over the hub (one room per socket, the reference's envelope). */
+void gw_compat_upgrade(struct gw_request *r);
+void gw_compat_on_message(struct gw_ws *ws, const cJSON *m, const char *type);
+void gw_compat_send_error(struct gw_ws *ws, const char *text);
+/* False when a compatibility socket does not get f (its own typing or
+ * joining, which the reference sends to the others only). */
+bool gw_compat_wants(const struct gw_ws *ws, const struct gw_frame *f);
+
 /* hub.c: room subscriptions and event fan-out. */
 struct gw_frame {
 	int refs;
 	long long seq;			/* 0: an event without one */
 	char left_user[UUID_STRLEN + 1];	/* of a member-left, else "" */
+	char actor[UUID_STRLEN + 1];	/* user_id of an event without seq */
+	bool self_excluded;		/* compat sockets skip their own */
 	size_t len;
 	unsigned char data[];		/* the whole WebSocket frame */
 };
@@ -309,6 +328,11 @@ void gw_revoked_event(const cJSON *body);
 void gw_revoked_purge(void);
 void gw_revoked_free(void);
 void gw_revoked_bootstrap(struct redis_conn *r, void *arg);
+
+/* client.c */
+/* Loads [http] trusted_proxies; -1 with why when an entry is malformed. */
+int gw_client_load(const char *list, char *why, size_t whylen);
+void gw_client_resolve(struct gw_request *r);
 
 /* static.c */
 void gw_static_serve(struct gw_request *r);

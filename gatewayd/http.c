@@ -110,7 +110,7 @@ gw_request_done(struct gw_request *r)
 	struct gw_conn *c = r->conn;
 
 	log_req(r->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, r->request_id,
-	    "%s %s %s %d %lldus", c->peer, r->method ? r->method : "-",
+	    "%s %s %s %d %lldus", r->client[0] ? r->client : c->peer, r->method ? r->method : "-",
 	    r->path ? r->path : "-", r->status, gw_now_us() - r->start_us);
 	if (!r->keep_alive || c->gw->draining)
 		c->close_after = true;

@@ -70,7 +70,8 @@ gw_frame_new(const char *json, size_t len, long long seq)
 	if (f == NULL)
 		return NULL;
 	f->refs = 1, f->seq = seq;
-	f->left_user[0] = '\0';
+	f->left_user[0] = f->actor[0] = '\0';
+	f->self_excluded = false;
 	f->data[0] = 0x81;		/* FIN, text */
 	if (len < 126) {
 		f->data[1] = (unsigned char)len;
@@ -96,14 +97,28 @@ gw_frame_unref(struct gw_frame *f)
 		free(f);
 }
 
-/* The frame of an event envelope; remembers who a member-left is about. */
+/* Events the reference's room socket sends to everyone but their author. */
+static bool
+gw_hub_self_excluded(const char *type)
+{
+	static const char *types[] = { "user-joined", "user-left", "user-typing",
+		"user-stopped-typing", NULL };
+
+	for (int i = 0; types[i] != NULL; i++)
+		if (strcmp(type, types[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The frame of an event envelope; remembers who a member-left is about,
+ * and who authored an event without seq. */
 static struct gw_frame *
 gw_frame_of_event(const cJSON *env)
 {
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(env, "seq");
 	const char *type = json_str(env, "type");
 	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(env, "payload");
-	const char *left = json_str(payload, "user_id");
+	const char *left = json_str(payload, "user_id"), *actor;
 	char *text = cJSON_PrintUnformatted(env);
 	struct gw_frame *f;
 
@@ -111,9 +126,14 @@ gw_frame_of_event(const cJSON *env)
 		return NULL;
 	f = gw_frame_new(text, strlen(text), cJSON_IsNumber(seq) ? (long long)seq->valuedouble : 0);
 	free(text);
-	if (f != NULL && type != NULL && strcmp(type, "member-left") == 0 &&
-	    left != NULL && uuid_valid(left))
+	if (f == NULL || type == NULL)
+		return f;
+	if (strcmp(type, "member-left") == 0 && left != NULL && uuid_valid(left))
 		snprintf(f->left_user, sizeof(f->left_user), "%s", left);
+	if (f->seq <= 0 && (actor = json_str(env, "user_id")) != NULL && uuid_valid(actor)) {
+		snprintf(f->actor, sizeof(f->actor), "%s", actor);
+		f->self_excluded = gw_hub_self_excluded(type);
+	}
 	return f;
 }
 
@@ -185,9 +205,11 @@ static void gw_sub_pump(struct gw_sub *s);
 static void
 gw_sub_send_status(struct gw_sub *s, const char *type, long long seq)
 {
-	cJSON *o = cJSON_CreateObject(), *p;
+	cJSON *o, *p;
 
-	if (o == NULL)
+	if (s->ws->compat_room[0] != '\0')
+		return;		/* the reference's socket has no such answers */
+	if ((o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "type", type);
 	cJSON_AddStringToObject(o, "room_id", s->room_id);
@@ -249,6 +271,8 @@ gw_sub_deliver(struct gw_sub *s, struct gw_frame *f)
 		if (f->seq <= s->delivered)
 			return false;
 		s->delivered = f->seq;
+	} else if (!gw_compat_wants(s->ws, f)) {
+		return false;
 	}
 	gw_ws_send_frame(s->ws, f);
 	/* Whoever leaves or is removed gets that event, then nothing more. */

@@ -8,9 +8,9 @@
  * first) in a Lua script on enclavr:rl:<class>:<client>:<minute>. When
  * Redis is off, down, failing or slow, the same count is kept in this
  * process (one warning when that starts, one when Redis answers again), in
- * a bounded table purged every few seconds. The client is the peer address
- * (X-Forwarded-For is not trusted); an IPv6 client counts by its /64, the
- * smallest block one subscriber usually gets. */
+ * a bounded table purged every few seconds. The client is r->client (the
+ * peer, or behind a trusted proxy the forwarded one: client.c); an IPv6
+ * client counts by its /64, the smallest block one subscriber usually gets. */
 #include "gatewayd.h"
 
 #include <arpa/inet.h>
@@ -342,7 +342,7 @@ gw_ratelimit(struct gw_request *r, void (*resume)(struct gw_request *))
 	if (limit <= 0)
 		return true;
 	window = (long long)time(NULL) / GW_RL_WINDOW_S;
-	gw_rl_client(r->conn->peer, client, sizeof(client));
+	gw_rl_client(r->client, client, sizeof(client));
 	snprintf(lkey, sizeof(lkey), "%s %s", rclass, client);
 	snprintf(rkey, sizeof(rkey), "enclavr:rl:%s:%s:%lld", rclass, client, window);
 	if (gw->redis != NULL) {

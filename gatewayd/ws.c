@@ -111,9 +111,13 @@ void
 gw_ws_send_error(struct gw_ws *ws, const char *room_id, const char *code,
     const char *message)
 {
-	cJSON *o = cJSON_CreateObject(), *p;
+	cJSON *o, *p;
 
-	if (o == NULL)
+	if (ws->compat_room[0] != '\0') {
+		gw_compat_send_error(ws, message);
+		return;
+	}
+	if ((o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "type", "error");
 	if (room_id != NULL)
@@ -172,7 +176,7 @@ gw_ws_typing_cb(int status, cJSON *body, void *arg)
 
 /* typing / stop-typing in a subscribed room: chatd records it and tells
  * the room (on every gatewayd). */
-static void
+void
 gw_ws_typing(struct gw_ws *ws, const char *room_id, bool start)
 {
 	char query[96];
@@ -237,6 +241,11 @@ gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 	bool known = false;
 
 	if (!gw_ws_rate_ok(ws)) {
+		cJSON_Delete(m);
+		return;
+	}
+	if (ws->compat_room[0] != '\0') {
+		gw_compat_on_message(ws, m, type);
 		cJSON_Delete(m);
 		return;
 	}
@@ -394,32 +403,40 @@ gw_ws_free_ctx(struct gw_ws *ws)
 	free(ws);
 }
 
-/* GET /api/ws: checks the handshake, the token and the origin, answers
- * 101, and turns the connection into a WebSocket once the answer is out. */
-void
-gw_ws_upgrade(struct gw_request *r)
+/* The checks of every upgrade: method, handshake, origin and token.
+ * False after answering. */
+bool
+gw_ws_precheck(struct gw_request *r)
 {
 	struct gw *gw = r->conn->gw;
 	const char *why = gw_ws_handshake_error(r), *origin;
-	char accept[32];
-	struct gw_ws *ws = NULL;
 
 	r->keep_alive = false;		/* unless it upgrades */
 	if (strcmp(r->method, "GET") != 0) {
 		gw_respond_405(r, "GET, OPTIONS");
-		return;
+		return false;
 	}
 	if (why != NULL) {
 		gw_respond_error(r, 400, "bad_handshake", why);
-		return;
+		return false;
 	}
 	origin = gw_request_header(r, "Origin");
 	if (origin != NULL && !gw_origin_allowed(gw->conf->cors_origins, origin)) {
 		gw_respond_error(r, 403, "origin_not_allowed", "This origin may not connect");
-		return;
+		return false;
 	}
-	if (gw_auth_check(r, ROUTE_USER) < 0)
-		return;
+	return gw_auth_check(r, ROUTE_USER) == 0;
+}
+
+/* Answers 101: r's connection becomes a WebSocket of r's user once the
+ * answer is out. room: the compatibility socket's one room, else NULL. */
+void
+gw_ws_accept(struct gw_request *r, const char *room)
+{
+	struct gw *gw = r->conn->gw;
+	char accept[32];
+	struct gw_ws *ws = NULL;
+
 	if (gw->draining || (ws = calloc(1, sizeof(*ws))) == NULL ||
 	    wslay_event_context_server_init(&ws->ctx, &gw_ws_callbacks, ws) != 0) {
 		free(ws);
@@ -430,11 +447,21 @@ gw_ws_upgrade(struct gw_request *r)
 	ws->conn = r->conn;
 	memcpy(ws->user_id, r->principal.claims.sub, sizeof(ws->user_id));
 	memcpy(ws->session_id, r->principal.claims.sid, sizeof(ws->session_id));
+	if (room != NULL)
+		snprintf(ws->compat_room, sizeof(ws->compat_room), "%s", room);
 	gw_ws_accept_key(gw_request_header(r, "Sec-WebSocket-Key"), accept);
 	r->conn->ws = ws;
 	r->keep_alive = true;
 	gw_response_start_upgrade(r, accept);
 	gw_request_done(r);		/* sees conn->ws: gw_ws_start follows */
+}
+
+/* GET /api/ws */
+void
+gw_ws_upgrade(struct gw_request *r)
+{
+	if (gw_ws_precheck(r))
+		gw_ws_accept(r, NULL);
 }
 
 /* The 101 is queued and the HTTP request gone: from here on the
@@ -457,6 +484,8 @@ gw_ws_start(struct gw_conn *c)
 	gw->wss = ws;
 	gw->nws++;
 	gw_presence_open(gw, ws->user_id);
+	if (ws->compat_room[0] != '\0')
+		gw_hub_subscribe(ws, ws->compat_room, -1);
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		gw_ws_pump(ws);		/* frames sent right behind the handshake */
 }
