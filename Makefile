@@ -131,6 +131,10 @@ bench: all
 	bench/http/run.sh "$(CURDIR)/$(BUILD)/bin"
 	bench/auth/run.sh "$(CURDIR)/$(BUILD)/bin"
 
+.PHONY: bench-fanout
+bench-fanout: all
+	bench/fanout/run.sh "$(CURDIR)/$(BUILD)/bin"
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/web

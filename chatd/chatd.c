@@ -17,11 +17,35 @@ static const struct cfg_opt chatd_opts[] = {
 
 static const struct svc_routes *const chatd_routes[] = {
 	&chat_events_routes,
+	&chat_rooms_routes,
+	&chat_members_routes,
+	&chat_categories_routes,
+	&chat_messages_routes,
+	&chat_threads_routes,
+	&chat_reactions_routes,
+	&chat_pins_routes,
+	&chat_search_routes,
+	&chat_mentions_routes,
+	&chat_receipts_routes,
+	&chat_typing_routes,
+	&chat_presence_routes,
 	NULL
 };
 
 static const struct pg_stmt *const chatd_stmts[] = {
 	chat_events_stmts,
+	chat_rooms_stmts,
+	chat_members_stmts,
+	chat_categories_stmts,
+	chat_messages_stmts,
+	chat_threads_stmts,
+	chat_reactions_stmts,
+	chat_pins_stmts,
+	chat_search_stmts,
+	chat_mentions_stmts,
+	chat_receipts_stmts,
+	chat_typing_stmts,
+	chat_presence_stmts,
 	NULL
 };
 

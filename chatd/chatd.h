@@ -17,6 +17,8 @@
 #include "svc.h"
 #include "uuid.h"
 
+#define CHAT_NIL_UUID "00000000-0000-0000-0000-000000000000"
+
 struct chatd_conf {
 	struct svc_conf svc;		/* first, as svc requires */
 };
@@ -42,11 +44,81 @@ bool chat_query_int(struct svc_request *r, const char *name, long lo, long hi,
 /* Publishes one event envelope (the JSON text chat.emit returned) on
  * room.<room_id>. NULL or "" does nothing. */
 void chat_publish(const char *room_id, const char *envelope);
+/* Publishes an ephemeral event on room.<room>: {type, room_id, user_id,
+ * target_user_id (nil), payload (copied; omitted when NULL), timestamp},
+ * without a seq and not kept in chat.events (typing, presence, relays). */
+void chat_publish_ephemeral(const char *type, const char *room, const char *user,
+    const cJSON *payload);
 /* Publishes every non-NULL envelope in column col of res (room_id taken
  * from each envelope). */
 void chat_publish_column(const PGresult *res, int col);
 
 extern const struct svc_routes chat_events_routes;
 extern const struct pg_stmt chat_events_stmts[];
+
+/* rooms.c, members.c, categories.c, roompass.c: rooms, membership, roles,
+ * settings and categories (SQL: sql/chat/003_rooms_functions.sql). */
+/* Answers r from the (st, body, env) rows of a chat.* function: st "ok"
+ * is 200 with body, after publishing every env; another st is its 4xx. */
+void chat_fn_answer(struct svc_request *r, PGresult *res);
+void chat_fn_answer_cb(PGresult *res, void *arg);	/* arg: the request */
+/* Answers 200 with the JSON text of the single row's first column, or 404
+ * not_found with message when there is no row. */
+void chat_json_answer(struct svc_request *r, PGresult *res, const char *not_found);
+/* Checks of JSON members, NULL or why not (the sentence for a 400). Absent
+ * or null: *out = def / -1. */
+const char *chat_member_int(const cJSON *obj, const char *name, long long lo,
+    long long hi, long long def, long long *out);
+const char *chat_member_bool(const cJSON *obj, const char *name, int *out);
+/* A required UUID member into out, lower-cased. */
+const char *chat_member_id(const cJSON *obj, const char *name, char out[UUID_STRLEN + 1]);
+/* argon2id on worker threads; the callbacks run on the loop. -1 when busy. */
+typedef void (*chat_hash_fn)(const char *hash, void *arg);	/* NULL: failed */
+typedef void (*chat_verify_fn)(bool ok, void *arg);
+int chat_roompass_hash(const char *pw, chat_hash_fn cb, void *arg);
+int chat_roompass_verify(const char *pw, const char *hash, chat_verify_fn cb, void *arg);
+
+extern const struct svc_routes chat_rooms_routes, chat_members_routes,
+    chat_categories_routes;
+extern const struct pg_stmt chat_rooms_stmts[], chat_members_stmts[],
+    chat_categories_stmts[];
+
+
+/* reply.c, messages.c, threads.c, reactions.c, pins.c, search.c,
+ * mentions.c, receipts.c: messages and what hangs off them (SQL:
+ * sql/chat/004_messages.sql, whose functions return a chat.reply). */
+/* The SQL that calls call (returning a chat.reply): one row per event
+ * envelope, at least one; columns status, body, envelope. */
+#define CHAT_REPLY(call) "SELECT f.status, f.body::text, e::text FROM " call \
+	" f LEFT JOIN LATERAL jsonb_array_elements(f.events) e ON true"
+/* Queues CHAT_REPLY statement stmt for r; its callback answers r with the
+ * status and body, after publishing the events. */
+void chat_call(struct svc_request *r, const char *stmt, const char *const *params);
+/* An optional UUID query parameter: *val is out, or NULL when absent;
+ * answers 400 "Invalid <name>" and returns false when malformed. */
+bool chat_query_uuid_opt(struct svc_request *r, const char *name,
+    char out[UUID_STRLEN + 1], const char **val);
+/* Body member name as a UUID (valid_member_uuid); answers 400 when not. */
+bool chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
+    bool required, const char **out);
+/* "true" or "false": whether r's caller is a global admin, as a parameter. */
+const char *chat_admin(const struct svc_request *r);
+/* The body's "content" as message text (1-4000 characters, valid UTF-8, no
+ * control characters but tab and newline, not blank); *out NULL when absent
+ * and optional. Answers 400 and returns false when not acceptable. */
+bool chat_content(struct svc_request *r, const cJSON *body, bool required,
+    const char **out);
+
+extern const struct svc_routes chat_messages_routes, chat_threads_routes,
+    chat_reactions_routes, chat_pins_routes, chat_search_routes,
+    chat_mentions_routes, chat_receipts_routes;
+extern const struct pg_stmt chat_messages_stmts[], chat_threads_stmts[],
+    chat_reactions_stmts[], chat_pins_stmts[], chat_search_stmts[],
+    chat_mentions_stmts[], chat_receipts_stmts[];
+
+/* typing.c, presence.c (state: presence_store.c/.h, SQL:
+ * sql/chat/005_presence.sql): typing indicators and presence. */
+extern const struct svc_routes chat_typing_routes, chat_presence_routes;
+extern const struct pg_stmt chat_typing_stmts[], chat_presence_stmts[];
 
 #endif

@@ -23,7 +23,7 @@ struct gw_online {
 };
 
 static struct gw_online *gw_online[GW_PRESENCE_BUCKETS];
-static bool gw_presence_reset_done;
+static bool gw_presence_reset_done, gw_presence_resetting;
 
 static void
 gw_presence_cb(int status, cJSON *body, void *arg)
@@ -33,11 +33,15 @@ gw_presence_cb(int status, cJSON *body, void *arg)
 		log_debug("presence: chatd answered %d", status);
 }
 
+/* Until the reset of a previous run's entries has been answered, nothing
+ * is told: a report made before it would be wiped by it. */
 static void
 gw_presence_tell(struct gw *gw, const char *user_id, const char *state)
 {
 	char query[128];
 
+	if (!gw_presence_reset_done)
+		return;		/* gw_presence_reset_cb tells who is here */
 	snprintf(query, sizeof(query), "state=%s&instance=%s", state, gw->instance);
 	if (gw_internal_call(gw, GW_CHATD, "/internal/chat/presence", query, user_id,
 	    gw_presence_cb, NULL) == NULL)
@@ -84,8 +88,16 @@ gw_presence_close(struct gw *gw, const char *user_id)
 static void
 gw_presence_reset_cb(int status, cJSON *body, void *arg)
 {
-	(void)body, (void)arg;
-	gw_presence_reset_done = status == 200;
+	struct gw *gw = arg;
+	(void)body;
+
+	gw_presence_resetting = false;
+	if (status != 200)
+		return;		/* the tick asks again */
+	gw_presence_reset_done = true;
+	for (int i = 0; i < GW_PRESENCE_BUCKETS; i++)
+		for (struct gw_online *o = gw_online[i]; o != NULL; o = o->next)
+			gw_presence_tell(gw, o->user_id, "online");
 }
 
 /* From the tick: once chatd is up, drop a previous run's entries. */
@@ -94,11 +106,12 @@ gw_presence_tick(struct gw *gw)
 {
 	char query[64];
 
-	if (gw_presence_reset_done || !gw_upstream_up(&gw->up[GW_CHATD]))
+	if (gw_presence_reset_done || gw_presence_resetting ||
+	    !gw_upstream_up(&gw->up[GW_CHATD]))
 		return;
 	snprintf(query, sizeof(query), "instance=%s", gw->instance);
-	gw_presence_reset_done = gw_internal_call(gw, GW_CHATD, "/internal/chat/presence-reset",
-	    query, NULL, gw_presence_reset_cb, NULL) != NULL;
+	gw_presence_resetting = gw_internal_call(gw, GW_CHATD, "/internal/chat/presence-reset",
+	    query, NULL, gw_presence_reset_cb, gw) != NULL;
 }
 
 /* This gatewayd's name in the shared state: the same across its restarts

@@ -245,7 +245,11 @@ gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 		return;
 	}
 	if (ws->compat_room[0] != '\0') {
-		gw_compat_on_message(ws, m, type);
+		/* The reference: bad JSON is an error, no type is ignored. */
+		if (m == NULL)
+			gw_compat_send_error(ws, "Invalid message format");
+		else if (type != NULL)
+			gw_compat_on_message(ws, m, type);
 		cJSON_Delete(m);
 		return;
 	}

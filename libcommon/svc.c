@@ -574,6 +574,10 @@ svc_start(struct svc *svc)
 static void
 svc_stop(struct svc *svc)
 {
+	/* Redis first: hiredis fails the commands still pending (their
+	 * callbacks get NULL) while requests and the pool are still alive. */
+	redis_close(svc->redis);
+	svc->redis = NULL;
 	if (svc->def->fini != NULL)
 		svc->def->fini(svc);
 	pg_pool_free(svc->pg);		/* drops callbacks of queries in flight */
@@ -587,7 +591,6 @@ svc_stop(struct svc *svc)
 	event_free(svc->reaper);
 	ipc_server_close(svc->server);
 	ipc_pub_close(svc->pub);
-	redis_close(svc->redis);
 	daemon_signals_free(svc->signals);
 	if (svc->watchdog)
 		event_free(svc->watchdog);

@@ -84,8 +84,9 @@ CREATE TABLE chat.events (
 );
 
 -- Appends an event to room p_room in the caller's transaction and returns
--- its envelope {type, room_id, user_id, payload, timestamp, seq}; NULL when
--- the room does not exist.
+-- its envelope {type, room_id, user_id, target_user_id, payload, timestamp,
+-- seq} (the reference's envelope plus seq; target_user_id is the nil UUID
+-- for room events); NULL when the room does not exist.
 CREATE FUNCTION chat.emit(p_room uuid, p_type text, p_user uuid, p_payload jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -98,8 +99,8 @@ BEGIN
         RETURN NULL;
     END IF;
     env := jsonb_build_object('type', p_type, 'room_id', p_room,
-        'user_id', p_user, 'payload', p_payload,
-        'timestamp', chat.rfc3339(now()), 'seq', n);
+        'user_id', p_user, 'target_user_id', '00000000-0000-0000-0000-000000000000',
+        'payload', p_payload, 'timestamp', chat.rfc3339(now()), 'seq', n);
     INSERT INTO chat.events (room_id, seq, envelope) VALUES (p_room, n, env);
     RETURN env;
 END;
