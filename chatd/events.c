@@ -1,8 +1,8 @@
 /* Room events: publishing what chat.emit wrote (topic room.<uuid>) and
  * ephemeral events, and the internal routes gatewayd's WebSocket hub calls
  * on behalf of a user: subscribing (membership and the room's current
- * seq), reading the events after a seq (resume, and filling a gap it
- * noticed), and relaying the reference socket's user-joined/user-left. */
+ * seq) and reading the events after a seq (resume, and filling a gap it
+ * noticed). */
 #include "chatd.h"
 
 #include <stdio.h>
@@ -11,7 +11,6 @@
 
 #include "json.h"
 #include "log.h"
-#include "url.h"
 
 #define CHAT_EVENTS_PAGE 500
 
@@ -24,7 +23,6 @@ const struct pg_stmt chat_events_stmts[] = {
 	  " AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM chat.members m"
 	  " WHERE m.room_id = $1 AND m.user_id = $2))"
 	  " ORDER BY e.seq LIMIT $4", 4 },
-	{ "chat_relay_member", "SELECT chat.member_role($1, $2)", 2 },
 	{ NULL, NULL, 0 },
 };
 
@@ -158,67 +156,9 @@ chat_events_after(struct svc_request *r)
 	svc_query(r, "chat_events_after", params, chat_events_after_cb, r);
 }
 
-/* A relay waiting for the membership check. */
-struct chat_relay {
-	struct svc_op op;
-	char room[UUID_STRLEN + 1];
-	char type[16];
-};
-
-static void
-chat_relay_free(struct svc_op *op)
-{
-	free(op);
-}
-
-static void
-chat_relay_checked(PGresult *res, void *arg)
-{
-	struct chat_relay *c = arg;
-
-	if (!svc_op_ok(&c->op, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-		svc_op_fail(&c->op, 403, "not_member", "You are not a member of this room");
-		return;
-	}
-	chat_publish_ephemeral(c->type, c->room, c->op.r->user_id, NULL);
-	svc_op_done(&c->op, 200, cJSON_CreateObject());
-}
-
-/* GET /internal/chat/relay?room_id=&type=user-joined|user-left: the
- * reference's room socket announcing its user to the room (every
- * gatewayd), for a member. */
-static void
-chat_relay(struct svc_request *r)
-{
-	char room[UUID_STRLEN + 1], type[16];
-	struct chat_relay *c;
-	const char *params[2];
-
-	if (r->user_id == NULL) {
-		svc_respond_error(r, 401, "unauthorized", "A user is required");
-		return;
-	}
-	if (!chat_query_uuid(r, "room_id", room))
-		return;
-	if (url_query_param(r->query, "type", type, sizeof(type)) <= 0 ||
-	    (strcmp(type, "user-joined") != 0 && strcmp(type, "user-left") != 0)) {
-		svc_respond_error(r, 400, "invalid_type", "type must be user-joined or user-left");
-		return;
-	}
-	if ((c = svc_op_new(r, NULL, sizeof(*c), chat_relay_free)) == NULL)
-		return;
-	memcpy(c->room, room, sizeof(c->room));
-	memcpy(c->type, type, sizeof(c->type));
-	params[0] = c->room, params[1] = r->user_id;
-	svc_op_query(&c->op, "chat_relay_member", params, chat_relay_checked);
-}
-
 static const struct svc_route chat_events_list[] = {
 	{ { "GET", "/internal/chat/subscribe", ROUTE_INTERNAL, 0, "default" }, chat_subscribe },
 	{ { "GET", "/internal/chat/events", ROUTE_INTERNAL, 0, "default" }, chat_events_after },
-	{ { "GET", "/internal/chat/relay", ROUTE_INTERNAL, 0, "default" }, chat_relay },
 };
 
 const struct svc_routes chat_events_routes = {

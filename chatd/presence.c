@@ -89,6 +89,7 @@ struct presence_op {
 	bool connected;			/* update: the caller holds a socket */
 	size_t changed;			/* internal: users whose state changed */
 	cJSON *list;			/* room: the candidates */
+	char relay[16];			/* relay: user-joined or user-left */
 };
 
 /* Releases the context (svc_op_free's callback). */
@@ -400,7 +401,15 @@ presence_room_connected_cb(const struct chat_store_res *res, void *arg)
 			cJSON_Delete(c);
 		}
 	}
-	svc_op_done(&p->op, 200, out);
+	if (p->relay[0] == '\0') {
+		svc_op_done(&p->op, 200, out);
+		return;
+	}
+	/* The reference's socket: the announcement, then who is online. */
+	chat_publish_ephemeral(p->relay, p->id, p->op.r->user_id, NULL);
+	chat_publish_ephemeral("online-users-list", p->id, p->op.r->user_id, out);
+	cJSON_Delete(out);
+	svc_op_done(&p->op, 200, cJSON_CreateObject());
 }
 
 /* The candidates of a chat_presence_room result, and their ids joined by
@@ -473,6 +482,36 @@ presence_room(struct svc_request *r)
 	    (p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
 		return;
 	memcpy(p->id, room, sizeof(p->id));
+	params[0] = p->id, params[1] = r->user_id;
+	svc_op_query(&p->op, "chat_presence_room", params, presence_room_cb);
+}
+
+/* GET /internal/chat/relay?room_id=&type=user-joined|user-left: the
+ * reference's room socket announces its user; the room (on every
+ * gatewayd) gets that, then online-users-list, the members online as on
+ * /api/presence/room. Members only. */
+static void
+presence_relay(struct svc_request *r)
+{
+	char room[UUID_STRLEN + 1], type[16];
+	struct presence_op *p;
+	const char *params[2];
+
+	if (r->user_id == NULL) {
+		svc_respond_error(r, 401, "unauthorized", "A user is required");
+		return;
+	}
+	if (!chat_query_uuid(r, "room_id", room))
+		return;
+	if (url_query_param(r->query, "type", type, sizeof(type)) <= 0 ||
+	    (strcmp(type, "user-joined") != 0 && strcmp(type, "user-left") != 0)) {
+		svc_respond_error(r, 400, "invalid_type", "type must be user-joined or user-left");
+		return;
+	}
+	if ((p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
+		return;
+	memcpy(p->id, room, sizeof(p->id));
+	memcpy(p->relay, type, sizeof(p->relay));
 	params[0] = p->id, params[1] = r->user_id;
 	svc_op_query(&p->op, "chat_presence_room", params, presence_room_cb);
 }
@@ -555,6 +594,7 @@ static const struct svc_route chat_presence_list[] = {
 	{ { "GET", "/api/presence/user", ROUTE_USER, 0, "default" }, presence_user },
 	{ { "GET", "/internal/chat/presence", ROUTE_INTERNAL, 0, "default" },
 	  presence_internal },
+	{ { "GET", "/internal/chat/relay", ROUTE_INTERNAL, 0, "default" }, presence_relay },
 	{ { "GET", "/internal/chat/presence-reset", ROUTE_INTERNAL, 0, "default" },
 	  presence_reset },
 };

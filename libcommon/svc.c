@@ -69,6 +69,13 @@ svc_req_unlink(struct svc *svc, struct svc_req_impl *r)
 void
 svc_respond(struct svc_request *pub, int status, cJSON *body)
 {
+	svc_respond_header(pub, status, body, NULL, NULL);
+}
+
+void
+svc_respond_header(struct svc_request *pub, int status, cJSON *body,
+    const char *hname, const char *hvalue)
+{
 	struct svc_req_impl *r = (struct svc_req_impl *)pub;
 	cJSON *resp = cJSON_CreateObject(), *hdrs;
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
@@ -79,6 +86,8 @@ svc_respond(struct svc_request *pub, int status, cJSON *body)
 		hdrs = cJSON_AddObjectToObject(resp, "headers");
 		if (hdrs && text)
 			cJSON_AddStringToObject(hdrs, "Content-Type", "application/json");
+		if (hdrs && hname != NULL && hvalue != NULL)
+			cJSON_AddStringToObject(hdrs, hname, hvalue);
 		cJSON_AddStringToObject(resp, "body", text ? text : "");
 	}
 	free(text);

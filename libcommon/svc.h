@@ -113,6 +113,10 @@ int svc_main(int argc, char **argv, const struct svc_def *def);
 
 /* Ends r with status and a JSON body (taken; NULL means no body). */
 void svc_respond(struct svc_request *r, int status, cJSON *body);
+/* svc_respond with one more header (Retry-After, Location...); gatewayd
+ * relays only the headers it allows (gatewayd/forward.c). */
+void svc_respond_header(struct svc_request *r, int status, cJSON *body,
+    const char *hname, const char *hvalue);
 /* Ends r with {"error":code,"message":message}. */
 void svc_respond_error(struct svc_request *r, int status, const char *code,
     const char *message);

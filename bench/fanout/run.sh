@@ -198,8 +198,9 @@ max_connections = 100000
 default_per_minute = 0
 EOF
 "$BIN_DIR/gatewayd" -N -f "$RUN_DIR/etc/gatewayd.conf" >"$OUT/gatewayd-effective.conf"
-grep -q '^max_connections = 100000$' "$OUT/gatewayd-effective.conf" ||
-	die "gatewayd does not read the raised max_connections"
+grep -q '^max_connections = 100000$' "$OUT/gatewayd-effective.conf" &&
+	grep -q '^default_per_minute = 0$' "$OUT/gatewayd-effective.conf" ||
+	die "gatewayd does not read max_connections = 100000 and default_per_minute = 0"
 kill -HUP "$GW_PID"
 sleep 0.5
 
@@ -422,7 +423,7 @@ echo "  information; srv% = server CPU over the window (gatewayd+chatd+PostgreSQ
 echo "  post99 = p99 ms of the POSTs; wsl% = wsload's CPU (above ~80% the run is client-bound)"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }'; }
-verdict() { awk -v v="$1" -v g="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else if (v + 0 <= g + 0) print "ok"; else printf "MISSED by %.1fx\n", v / g }'; }
+verdict() { awk -v v="$1" -v g="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else if (v + 0 <= g + 0) print "ok"; else printf "MISSED by %.2fx\n", v / g }'; }
 echo
 echo "goals (issue 4):"
 if [ "$DO_RSS" = 1 ]; then

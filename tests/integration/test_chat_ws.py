@@ -271,3 +271,74 @@ def test_two_gatewayds_fan_out_the_same_events(stack):
         run(go())
     finally:
         extra.stop()
+
+
+def test_two_clients_see_every_event_type_in_order(stack):
+    """Every persisted event type reaches both subscribers, with the REST
+    answer as its payload where the reference has one, seq by seq; the
+    ephemeral ones (typing, presence) arrive without a seq."""
+    from authlib import put, request, post
+    from chatlib import join, set_role
+
+    owner, mod = real_user(stack, "evo"), real_user(stack, "evm")
+    room = new_room(stack, owner.token)["id"]
+
+    async def go():
+        so, = [await Sock.open(stack, owner, ephemeral=True)]
+        await so.subscribe(room)
+        await asyncio.to_thread(join, stack, mod.token, room)
+        sm = await Sock.open(stack, mod, ephemeral=True)
+        await sm.subscribe(room)
+        await asyncio.to_thread(set_role, stack, owner.token, room, mod.id, "moderator")
+
+        def rest():
+            m = send(stack, owner.token, room, "first")
+            assert put(stack, "/api/message/update", {"content": "first, edited"},
+                       token=owner.token, params={"message_id": m["id"]}).status_code == 200
+            assert post(stack, "/api/reaction/add", {"message_id": m["id"], "emoji": "👍"},
+                        token=mod.token).status_code == 200
+            assert request(stack, "DELETE", "/api/reaction/remove", token=mod.token,
+                           params={"message_id": m["id"], "emoji": "👍"}).status_code == 200
+            p = post(stack, "/api/pinnedmessage/pin", {"message_id": m["id"]}, token=mod.token,
+                     params={"room_id": room})
+            assert p.status_code in (200, 201), p.text
+            assert request(stack, "DELETE", "/api/pinnedmessage/unpin", token=mod.token,
+                           params={"pin_id": p.json()["id"]}).status_code == 200
+            t = post(stack, "/api/thread/create",
+                     {"parent_id": m["id"], "room_id": room, "content": "a thread"},
+                     token=owner.token)
+            assert t.status_code in (200, 201), t.text
+            assert post(stack, "/api/thread/message", {"content": "in the thread"},
+                        token=mod.token, params={"thread_id": t.json()["id"]}).status_code \
+                in (200, 201)
+            assert request(stack, "DELETE", "/api/message/delete", token=mod.token,
+                           params={"message_id": m["id"]}).status_code == 200
+            assert post(stack, "/api/typing/start", {"room_id": room},
+                        token=owner.token).status_code == 200
+            return m
+
+        m = await asyncio.to_thread(rest)
+        want = ["chat-message", "message-updated", "reaction-added", "reaction-removed",
+                "message-pinned", "message-unpinned", "thread-created", "thread-message",
+                "message-deleted"]
+        for s in (so, sm):
+            frames = await s.until(lambda f: f["type"] == "user-typing")
+            persisted = [f for f in frames if "seq" in f and f["type"] != "member-role-changed"]
+            types = [f["type"] for f in persisted]
+            # message-deleted may also unpin etc.; the wanted ones appear in order
+            it = iter(types)
+            assert all(t in it for t in want), types
+            seqs = [f["seq"] for f in frames if "seq" in f]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+            by_type = {f["type"]: f for f in persisted}
+            assert by_type["chat-message"]["payload"] == m
+            assert by_type["message-updated"]["payload"]["content"] == "first, edited"
+            assert by_type["message-deleted"]["payload"]["id"] == m["id"]
+            assert by_type["reaction-added"]["payload"]["emoji"] == "👍"
+            typing = frames[-1]
+            assert "seq" not in typing and typing["user_id"] == owner.id
+        # the owner's socket saw the moderator join
+        joined = [f for f in so.frames if f["type"] == "member-joined"]
+        assert joined and joined[0]["payload"]["user_id"] == mod.id
+        await so.close(), await sm.close()
+    run(go())

@@ -89,6 +89,9 @@ def test_user_joined_and_typing_reach_the_others_only(stack):
         await sb.send(type="user-joined")
         joined = await sa.expect("user-joined")
         assert joined["user_id"] == b.id and joined["room_id"] == room
+        online = await sa.expect("online-users-list")
+        assert {u["user_id"] for u in online["payload"]} == {a.id, b.id}, online
+        assert all(u["status"] == "online" for u in online["payload"]), online
         await sb.send(type="typing")
         typing = await sa.expect("user-typing")
         assert typing["user_id"] == b.id
