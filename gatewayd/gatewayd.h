@@ -220,6 +220,10 @@ struct gw_ws {
 	int refused;			/* frames refused in a row */
 	bool dead;			/* closing: nothing more is sent */
 	bool in_recv;			/* inside wslay_event_recv */
+	bool ending;			/* done: closes once ws->out is sent */
+	bool handshaking;		/* the 101 is still being sent */
+	struct evbuffer *out;		/* what the socket has not taken yet */
+	struct event *wev;		/* one-shot: the socket takes more */
 	char compat_room[UUID_STRLEN + 1];	/* /api/voice/ws: its room */
 	struct gw_ws *prev, *next;	/* in gw->wss */
 };

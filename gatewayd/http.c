@@ -568,6 +568,8 @@ gw_conn_linger_now(struct gw_conn *c)
 	bufferevent_setcb(c->bev, gw_conn_read_cb, gw_conn_write_cb, gw_conn_event_cb, c);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		gw_conn_linger(c);
+	else
+		bufferevent_enable(c->bev, EV_WRITE);	/* then gw_conn_write_cb */
 }
 
 /* Ends the connection once what is queued is sent. */

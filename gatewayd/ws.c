@@ -4,6 +4,7 @@
  * Room subscriptions and event fan-out build on this (docs/websocket.md). */
 #include "gatewayd.h"
 
+#include <errno.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ gw_ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 	struct gw_ws *ws = arg;
 	(void)flags;
 
-	if (evbuffer_add(bufferevent_get_output(ws->conn->bev), data, len) < 0) {
+	if (evbuffer_add(ws->out, data, len) < 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
@@ -61,6 +62,25 @@ gw_ws_frame_sent(const void *data, size_t len, void *arg)
 
 static void gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason);
 
+/* Writes what is queued, straight to the socket. The socket's output is
+ * the WebSocket's own queue (ws->out), not the bufferevent's: only what the
+ * kernel does not take waits for a one-shot write event (gw_ws_writable_cb).
+ * A socket that keeps up costs one writev a frame and no epoll_ctl. */
+static void
+gw_ws_flush(struct gw_ws *ws)
+{
+	if (ws->handshaking || evbuffer_get_length(ws->out) == 0 ||
+	    event_pending(ws->wev, EV_WRITE, NULL))
+		return;
+	if (evbuffer_write(ws->out, bufferevent_getfd(ws->conn->bev)) < 0 &&
+	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		gw_conn_close(ws->conn);	/* reset by the peer, say */
+		return;
+	}
+	if (evbuffer_get_length(ws->out) > 0)
+		event_add(ws->wev, NULL);
+}
+
 /* Queues f by reference, whatever the queue's length. */
 static void
 gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
@@ -68,17 +88,15 @@ gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
 	if (ws->dead || ws->conn->closing)
 		return;
 	f->refs++;
-	if (evbuffer_add_reference(bufferevent_get_output(ws->conn->bev), f->data, f->len,
-	    gw_ws_frame_sent, f) < 0)
+	if (evbuffer_add_reference(ws->out, f->data, f->len, gw_ws_frame_sent, f) < 0)
 		gw_frame_unref(f);
+	gw_ws_flush(ws);
 }
 
 void
 gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f)
 {
-	struct evbuffer *out = bufferevent_get_output(ws->conn->bev);
-
-	if ((long long)evbuffer_get_length(out) > ws->conn->gw->conf->ws_max_queue) {
+	if ((long long)evbuffer_get_length(ws->out) > ws->conn->gw->conf->ws_max_queue) {
 		/* A slow reader: it reconnects and resumes from its last seq. */
 		gw_ws_close(ws, 1013, "too far behind; resume");
 		return;
@@ -90,8 +108,7 @@ bool
 gw_ws_writable(struct gw_ws *ws)
 {
 	return !ws->dead && !ws->conn->closing &&
-	    (long long)evbuffer_get_length(bufferevent_get_output(ws->conn->bev)) <
-	    ws->conn->gw->conf->ws_max_queue / 2;
+	    (long long)evbuffer_get_length(ws->out) < ws->conn->gw->conf->ws_max_queue / 2;
 }
 
 void
@@ -304,7 +321,10 @@ gw_ws_pump(struct gw_ws *ws)
 	/* Whatever wslay queued (a close frame above all) goes out first. */
 	if (wslay_event_send(ws->ctx) != 0 || rc != 0 ||
 	    (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)))
-		gw_conn_linger_now(ws->conn);
+		ws->ending = true;
+	gw_ws_flush(ws);
+	if (ws->ending && evbuffer_get_length(ws->out) == 0)
+		gw_conn_linger_now(ws->conn);	/* else once it is out */
 }
 
 static void
@@ -314,14 +334,21 @@ gw_ws_read_cb(struct bufferevent *bev, void *arg)
 	gw_ws_pump(arg);
 }
 
+/* The socket takes more: write; once the queue is empty, end a socket
+ * that is done, or let paused catch-ups go on. */
 static void
-gw_ws_write_cb(struct bufferevent *bev, void *arg)
+gw_ws_writable_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_ws *ws = arg;
+	(void)fd, (void)what;
 
-	(void)bev;
-	if (ws->conn->closing)
+	gw_ws_flush(ws);
+	if (ws->conn->closing || evbuffer_get_length(ws->out) > 0)
 		return;
+	if (ws->ending) {
+		gw_conn_linger_now(ws->conn);
+		return;
+	}
 	if (wslay_event_want_write(ws->ctx))
 		gw_ws_pump(ws);
 	if (ws->subs != NULL && !ws->conn->closing)
@@ -404,6 +431,10 @@ gw_ws_free_ctx(struct gw_ws *ws)
 {
 	if (ws->ctx != NULL)
 		wslay_event_context_free(ws->ctx);
+	if (ws->wev != NULL)
+		event_free(ws->wev);
+	if (ws->out != NULL)
+		evbuffer_free(ws->out);	/* drops the frames' references */
 	free(ws);
 }
 
@@ -442,8 +473,12 @@ gw_ws_accept(struct gw_request *r, const char *room)
 	struct gw_ws *ws = NULL;
 
 	if (gw->draining || (ws = calloc(1, sizeof(*ws))) == NULL ||
+	    (ws->out = evbuffer_new()) == NULL ||
+	    (ws->wev = event_new(gw->base, bufferevent_getfd(r->conn->bev), EV_WRITE,
+	    gw_ws_writable_cb, ws)) == NULL ||
 	    wslay_event_context_server_init(&ws->ctx, &gw_ws_callbacks, ws) != 0) {
-		free(ws);
+		if (ws != NULL)
+			gw_ws_free_ctx(ws);
 		gw_respond_error(r, 503, "busy", "Cannot open a WebSocket now");
 		return;
 	}
@@ -468,6 +503,20 @@ gw_ws_upgrade(struct gw_request *r)
 		gw_ws_accept(r, NULL);
 }
 
+/* The 101 is out: the bufferevent only reads from here on. */
+static void
+gw_ws_handshake_sent_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_ws *ws = arg;
+
+	bufferevent_disable(bev, EV_WRITE);
+	bufferevent_setcb(bev, gw_ws_read_cb, NULL, gw_ws_event_cb, ws);
+	ws->handshaking = false;
+	gw_ws_flush(ws);
+	if (ws->ending && evbuffer_get_length(ws->out) == 0)
+		gw_conn_linger_now(ws->conn);
+}
+
 /* The 101 is queued and the HTTP request gone: from here on the
  * connection's bytes are WebSocket frames. */
 void
@@ -479,9 +528,14 @@ gw_ws_start(struct gw_conn *c)
 	evtimer_del(c->timer);
 	ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
 	ws->tokens = (double)gw->conf->ws_burst;
-	bufferevent_setcb(c->bev, gw_ws_read_cb, gw_ws_write_cb, gw_ws_event_cb, ws);
+	/* The 101 leaves through the bufferevent; then frames go through
+	 * ws->out and ws->wev, never ahead of it. */
+	ws->handshaking = true;
+	bufferevent_setcb(c->bev, gw_ws_read_cb, gw_ws_handshake_sent_cb, gw_ws_event_cb, ws);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		gw_ws_handshake_sent_cb(c->bev, ws);
 	ws->next = gw->wss;
 	if (gw->wss)
 		gw->wss->prev = ws;
