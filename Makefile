@@ -15,7 +15,7 @@ PYTHON := /usr/bin/python3
 PKGS := libevent libpq hiredis libcjson libsodium inih zlib libcrypto libcurl
 CFLAGS_COMMON = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
 	-Ilibcommon -Igatewayd $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lhttp_parser -lwslay -lpthread
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lhttp_parser -lpthread
 
 ifeq ($(SANITIZE),1)
 BUILD := build/san

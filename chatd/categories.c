@@ -4,147 +4,84 @@
 #include "chatd.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "validate.h"
 
-/* sort_order is a bigint; clients send doubles, exact below 2^53. */
-#define CHAT_SORT_MAX 9007199254740991LL
-
 const struct pg_stmt chat_categories_stmts[] = {
-	{ "chat_categories_list", "SELECT coalesce(json_agg(chat.category_json(c)"
-	  " ORDER BY c.sort_order, c.name, c.id), '[]')::text FROM chat.categories c", 0 },
-	{ "chat_category_create", "INSERT INTO chat.categories AS c (name, description, icon,"
-	  " color, sort_order, is_private, created_by)"
-	  " VALUES ($1, coalesce($2, ''), coalesce($3, ''), coalesce($4, ''),"
-	  " coalesce($5::bigint, 0), coalesce($6::boolean, false), $7)"
-	  " RETURNING chat.category_json(c)::text", 7 },
-	{ "chat_category_update", "UPDATE chat.categories AS c SET name = coalesce($2, name),"
-	  " description = coalesce($3, description), icon = coalesce($4, icon),"
-	  " color = coalesce($5, color), sort_order = coalesce($6::bigint, sort_order),"
-	  " is_private = coalesce($7::boolean, is_private), updated_at = now()"
-	  " WHERE id = $1 RETURNING chat.category_json(c)::text", 7 },
-	{ "chat_category_delete", "DELETE FROM chat.categories WHERE id = $1"
-	  " RETURNING '{\"status\":\"deleted\"}'", 1 },
+	{ "chat_categories_list", CHAT_REPLY("chat.categories_list()"), 0 },
+	{ "chat_category_save",
+	  CHAT_REPLY("chat.category_save($1, $2, $3, $4, $5, $6, $7, $8)"), 8 },
+	{ "chat_category_delete", CHAT_REPLY("chat.category_delete($1)"), 1 },
 	{ NULL, NULL, 0 },
 };
-
-/* The checked fields of a category body, as statement parameters (NULL
- * for absent); they point into the body. */
-struct chat_category {
-	const char *name, *description, *icon, *color, *is_private;
-	char sort_order[24];
-	bool has_sort;
-};
-
-static const char *
-chat_category_parse(const cJSON *body, bool create, struct chat_category *c)
-{
-	const char *why;
-	long long sort;
-	int priv;
-
-	if ((why = valid_member_text(body, "name", create, 1, 100, &c->name)) != NULL ||
-	    (why = valid_member_text(body, "description", false, 0, 500, &c->description)) != NULL ||
-	    (why = valid_member_text(body, "icon", false, 0, 100, &c->icon)) != NULL ||
-	    (why = valid_member_text(body, "color", false, 0, 20, &c->color)) != NULL ||
-	    (why = chat_member_int(body, "sort_order", -CHAT_SORT_MAX, CHAT_SORT_MAX, 0,
-	    &sort)) != NULL ||
-	    (why = chat_member_bool(body, "is_private", &priv)) != NULL)
-		return why;
-	c->has_sort = cJSON_GetObjectItemCaseSensitive(body, "sort_order") != NULL &&
-	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "sort_order"));
-	snprintf(c->sort_order, sizeof(c->sort_order), "%lld", sort);
-	c->is_private = priv < 0 ? NULL : priv ? "true" : "false";
-	return NULL;
-}
-
-static void
-chat_category_cb(PGresult *res, void *arg)
-{
-	struct svc_request *r = arg;
-
-	if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-	    strcmp(pg_sqlstate(res), PG_UNIQUE_VIOLATION) == 0) {
-		svc_respond_error(r, 409, "conflict", "Category name already exists");
-		return;
-	}
-	chat_json_answer(r, res, "Category not found");
-}
 
 /* GET /api/categories: every category, by sort_order then name, each with
  * its room_count. */
 static void
 chat_categories_list(struct svc_request *r)
 {
-	svc_query(r, "chat_categories_list", NULL, chat_category_cb, r);
+	chat_call(r, "chat_categories_list", NULL);
 }
 
-/* POST /api/category/create {name, description?, icon?, color?,
- * sort_order?, is_private?}: 200 with the category; 409 for a taken name. */
+/* Checks a category body into params[2..7] of chat.category_save (NULL for
+ * absent; they point into the body or sort); NULL or why not. */
+static const char *
+chat_category_parse(const cJSON *body, bool create, const char *params[8], char sort[24])
+{
+	const char *why;
+	long long n;
+	int priv;
+
+	if ((why = valid_member_text(body, "name", create, 1, 100, &params[2])) != NULL ||
+	    (why = valid_member_text(body, "description", false, 0, 500, &params[3])) != NULL ||
+	    (why = valid_member_text(body, "icon", false, 0, 100, &params[4])) != NULL ||
+	    (why = valid_member_text(body, "color", false, 0, 20, &params[5])) != NULL ||
+	    (why = valid_member_int(body, "sort_order", -VALID_INT_EXACT, VALID_INT_EXACT, 0,
+	    &n)) != NULL ||
+	    (why = valid_member_bool(body, "is_private", &priv)) != NULL)
+		return why;
+	snprintf(sort, 24, "%lld", n);
+	params[6] = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(body, "sort_order")) ?
+	    sort : NULL;
+	params[7] = priv < 0 ? NULL : priv ? "true" : "false";
+	return NULL;
+}
+
+/* Creates a category (create) or changes the one the request names by id:
+ * 200 with the category; 409 for a taken name. */
 static void
-chat_category_create(struct svc_request *r)
+chat_category_save(struct svc_request *r, bool create)
 {
 	cJSON *body = svc_request_json(r);
-	struct chat_category c;
-	const char *why, *params[7];
+	char id[UUID_STRLEN + 1], sort[24];
+	const char *why, *params[8] = { NULL, r->user_id };
 
 	if (body == NULL)
 		return;
-	if ((why = chat_category_parse(body, true, &c)) != NULL) {
-		svc_respond_error(r, 400, "invalid_request", why);
-		cJSON_Delete(body);
-		return;
+	if (create || chat_uuid_param(r, body, "id", id)) {
+		params[0] = create ? NULL : id;
+		if ((why = chat_category_parse(body, create, params, sort)) != NULL)
+			svc_respond_error(r, 400, "invalid_request", why);
+		else
+			chat_call(r, "chat_category_save", params);
 	}
-	params[0] = c.name, params[1] = c.description, params[2] = c.icon;
-	params[3] = c.color, params[4] = c.has_sort ? c.sort_order : NULL;
-	params[5] = c.is_private, params[6] = r->user_id;
-	svc_query(r, "chat_category_create", params, chat_category_cb, r);
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
 
-/* The category id of an update or delete: "id" in the body, or ?id=. */
-static bool
-chat_category_id(struct svc_request *r, const cJSON *body, char id[UUID_STRLEN + 1])
+/* POST /api/category/create {name, description?, icon?, color?,
+ * sort_order?, is_private?}. */
+static void
+chat_category_create(struct svc_request *r)
 {
-	const char *why;
-
-	if (body == NULL || cJSON_GetObjectItemCaseSensitive(body, "id") == NULL)
-		return chat_query_uuid(r, "id", id);
-	if ((why = chat_member_id(body, "id", id)) != NULL) {
-		svc_respond_error(r, 400, "invalid_request", why);
-		return false;
-	}
-	return true;
+	chat_category_save(r, true);
 }
 
-/* PUT (or POST) /api/category/update {id, and any field of create}:
- * absent fields stay as they are ("" clears a text). */
+/* PUT (or POST) /api/category/update {id, and any field of create} (or
+ * ?id=): absent fields stay as they are ("" clears a text). */
 static void
 chat_category_update(struct svc_request *r)
 {
-	cJSON *body = svc_request_json(r);
-	struct chat_category c;
-	char id[UUID_STRLEN + 1];
-	const char *why, *params[7];
-
-	if (body == NULL)
-		return;
-	if (!chat_category_id(r, body, id)) {
-		cJSON_Delete(body);
-		return;
-	}
-	if ((why = chat_category_parse(body, false, &c)) != NULL) {
-		svc_respond_error(r, 400, "invalid_request", why);
-		cJSON_Delete(body);
-		return;
-	}
-	params[0] = id, params[1] = c.name, params[2] = c.description;
-	params[3] = c.icon, params[4] = c.color, params[5] = c.has_sort ? c.sort_order : NULL;
-	params[6] = c.is_private;
-	svc_query(r, "chat_category_update", params, chat_category_cb, r);
-	cJSON_Delete(body);
+	chat_category_save(r, false);
 }
 
 /* DELETE (or POST) /api/category/delete {id} (or ?id=): its rooms become
@@ -159,10 +96,10 @@ chat_category_delete(struct svc_request *r)
 
 	if (r->body_len > 0 && (body = svc_request_json(r)) == NULL)
 		return;
-	ok = chat_category_id(r, body, id);
+	ok = chat_uuid_param(r, body, "id", id);
 	cJSON_Delete(body);
 	if (ok)
-		svc_query(r, "chat_category_delete", params, chat_category_cb, r);
+		chat_call(r, "chat_category_delete", params);
 }
 
 static const struct svc_route chat_categories_table[] = {

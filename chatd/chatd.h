@@ -2,6 +2,7 @@
  * the functions its files offer each other:
  *   chatd.c     options, the daemon definition (routes and statements)
  *   request.c   query-string and body helpers answering 400 themselves
+ *   reply.c     the one SQL call of a route and its answer (chat.reply)
  *   events.c    publishing room events; the internal routes gatewayd uses
  *               to subscribe sockets and to resume after a gap
  * Each concern (rooms.c, categories.c, messages.c...) exports its routes
@@ -30,15 +31,47 @@ struct chatd {
 
 extern struct chatd chatd;
 
-/* request.c */
-/* Query parameter name as a UUID into out; answers 400 "<name> is
- * required" / "Invalid <name>" and returns false when it is not one. */
+/* request.c: reading parameters; each answers 400 itself and returns
+ * false when a value is missing or malformed. */
+/* Query parameter name as a UUID, lower-cased, into out; answers 400
+ * "<name> is required" / "Invalid <name>" when it is not one. */
 bool chat_query_uuid(struct svc_request *r, const char *name,
     char out[UUID_STRLEN + 1]);
-/* Query parameter name as an integer in lo..hi; def when absent; answers
- * 400 and returns false when present but not such an integer. */
+/* An optional UUID query parameter: *val is out, or NULL when absent. */
+bool chat_query_uuid_opt(struct svc_request *r, const char *name,
+    char out[UUID_STRLEN + 1], const char **val);
+/* Query parameter name as an integer in lo..hi; def when absent. */
 bool chat_query_int(struct svc_request *r, const char *name, long lo, long hi,
     long def, long *out);
+/* Body member name as a UUID (valid_member_uuid); *out NULL when absent
+ * and not required. */
+bool chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
+    bool required, const char **out);
+/* The UUID name from the query string, else from body (which may be NULL)
+ * when it has that member; lower-cased into out. */
+bool chat_uuid_param(struct svc_request *r, const cJSON *body, const char *name,
+    char out[UUID_STRLEN + 1]);
+/* "true" or "false": whether r's caller is a global admin, as a parameter. */
+const char *chat_admin(const struct svc_request *r);
+/* Calls stmt (chat_call) with the query's UUID name, the caller and
+ * chat_admin: the shape of every route about one thing named by its id. A
+ * statement of two parameters takes the first two. */
+void chat_call_id(struct svc_request *r, const char *stmt, const char *name);
+
+/* reply.c: every route's one SQL call, a function returning a chat.reply
+ * (sql/chat/003_rooms_functions.sql). */
+/* The SQL that calls call: one row per event envelope, at least one;
+ * columns status, body, envelope. */
+#define CHAT_REPLY(call) "SELECT f.status, f.body::text, e::text FROM " call \
+	" f LEFT JOIN LATERAL jsonb_array_elements(f.events) e ON true"
+/* Queues CHAT_REPLY statement stmt for r; its callback answers r with the
+ * status and body (a 429's retry_after also as Retry-After), after
+ * publishing the events. Database errors that are a race (unique or
+ * foreign key violations, deadlocks) answer 409, 404 or 503. */
+void chat_call(struct svc_request *r, const char *stmt, const char *const *params);
+/* chat_call for a request that continues in callbacks: frees op once
+ * answered. */
+void chat_op_call(struct svc_op *op, const char *stmt, const char *const *params);
 
 /* events.c */
 /* Publishes one event envelope (the JSON text chat.emit returned) on
@@ -57,21 +90,8 @@ extern const struct svc_routes chat_events_routes;
 extern const struct pg_stmt chat_events_stmts[];
 
 /* rooms.c, members.c, categories.c, roompass.c: rooms, membership, roles,
- * settings and categories (SQL: sql/chat/003_rooms_functions.sql). */
-/* Answers r from the (st, body, env) rows of a chat.* function: st "ok"
- * is 200 with body, after publishing every env; another st is its 4xx. */
-void chat_fn_answer(struct svc_request *r, PGresult *res);
-void chat_fn_answer_cb(PGresult *res, void *arg);	/* arg: the request */
-/* Answers 200 with the JSON text of the single row's first column, or 404
- * not_found with message when there is no row. */
-void chat_json_answer(struct svc_request *r, PGresult *res, const char *not_found);
-/* Checks of JSON members, NULL or why not (the sentence for a 400). Absent
- * or null: *out = def / -1. */
-const char *chat_member_int(const cJSON *obj, const char *name, long long lo,
-    long long hi, long long def, long long *out);
-const char *chat_member_bool(const cJSON *obj, const char *name, int *out);
-/* A required UUID member into out, lower-cased. */
-const char *chat_member_id(const cJSON *obj, const char *name, char out[UUID_STRLEN + 1]);
+ * settings and categories. */
+#define CHAT_ROOM_PASS_MAX 128		/* characters of a room password */
 /* argon2id on worker threads; the callbacks run on the loop. -1 when busy. */
 typedef void (*chat_hash_fn)(const char *hash, void *arg);	/* NULL: failed */
 typedef void (*chat_verify_fn)(bool ok, void *arg);
@@ -83,31 +103,16 @@ extern const struct svc_routes chat_rooms_routes, chat_members_routes,
 extern const struct pg_stmt chat_rooms_stmts[], chat_members_stmts[],
     chat_categories_stmts[];
 
-
-/* reply.c, messages.c, threads.c, reactions.c, pins.c, search.c,
- * mentions.c, receipts.c: messages and what hangs off them (SQL:
- * sql/chat/004_messages.sql, whose functions return a chat.reply). */
-/* The SQL that calls call (returning a chat.reply): one row per event
- * envelope, at least one; columns status, body, envelope. */
-#define CHAT_REPLY(call) "SELECT f.status, f.body::text, e::text FROM " call \
-	" f LEFT JOIN LATERAL jsonb_array_elements(f.events) e ON true"
-/* Queues CHAT_REPLY statement stmt for r; its callback answers r with the
- * status and body, after publishing the events. */
-void chat_call(struct svc_request *r, const char *stmt, const char *const *params);
-/* An optional UUID query parameter: *val is out, or NULL when absent;
- * answers 400 "Invalid <name>" and returns false when malformed. */
-bool chat_query_uuid_opt(struct svc_request *r, const char *name,
-    char out[UUID_STRLEN + 1], const char **val);
-/* Body member name as a UUID (valid_member_uuid); answers 400 when not. */
-bool chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
-    bool required, const char **out);
-/* "true" or "false": whether r's caller is a global admin, as a parameter. */
-const char *chat_admin(const struct svc_request *r);
+/* messages.c, threads.c, reactions.c, pins.c, search.c, mentions.c,
+ * receipts.c: messages and what hangs off them. */
 /* The body's "content" as message text (1-4000 characters, valid UTF-8, no
  * control characters but tab and newline, not blank); *out NULL when absent
  * and optional. Answers 400 and returns false when not acceptable. */
 bool chat_content(struct svc_request *r, const cJSON *body, bool required,
     const char **out);
+/* chat_call_id for a route whose body is {content} (chat_content): calls
+ * stmt with the query's UUID name, the caller and the content. */
+void chat_call_id_content(struct svc_request *r, const char *stmt, const char *name);
 
 extern const struct svc_routes chat_messages_routes, chat_threads_routes,
     chat_reactions_routes, chat_pins_routes, chat_search_routes,

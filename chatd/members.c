@@ -1,7 +1,7 @@
 /* Membership: joining (with the room's password, bans and max_users),
  * leaving, the member list, room roles, removing a member, and ownership
  * transfer. Every write is one chat.* function (one transaction) that also
- * emits its event; chat_fn_answer (rooms.c) publishes it after commit. */
+ * emits its event, published after commit (reply.c). */
 #include "chatd.h"
 
 #include <sodium.h>
@@ -10,43 +10,16 @@
 
 #include "validate.h"
 
-#define CHAT_ROOM_PASS_MAX 128
-
 const struct pg_stmt chat_members_stmts[] = {
 	{ "chat_room_pass", "SELECT password_hash FROM chat.rooms WHERE id = $1", 1 },
-	{ "chat_room_join", "SELECT * FROM chat.room_join($1, $2, $3)", 3 },
-	{ "chat_room_leave", "SELECT * FROM chat.room_leave($1, $2)", 2 },
-	{ "chat_room_transfer", "SELECT * FROM chat.room_transfer($1, $2, $3, $4)", 4 },
-	{ "chat_member_set_role", "SELECT * FROM chat.member_set_role($1, $2, $3, $4, $5)", 5 },
-	{ "chat_member_kick", "SELECT * FROM chat.member_kick($1, $2, $3, $4)", 4 },
-	{ "chat_room_members", "SELECT * FROM chat.room_members($1, $2, $3)", 3 },
+	{ "chat_room_join", CHAT_REPLY("chat.room_join($1, $2, $3)"), 3 },
+	{ "chat_room_leave", CHAT_REPLY("chat.room_leave($1, $2)"), 2 },
+	{ "chat_room_transfer", CHAT_REPLY("chat.room_transfer($1, $2, $3, $4)"), 4 },
+	{ "chat_member_set_role", CHAT_REPLY("chat.member_set_role($1, $2, $3, $4, $5)"), 5 },
+	{ "chat_member_kick", CHAT_REPLY("chat.member_kick($1, $2, $3, $4)"), 4 },
+	{ "chat_room_members", CHAT_REPLY("chat.room_members($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
-
-static const char *
-chat_admin_param(const struct svc_request *r)
-{
-	return r->admin ? "true" : "false";
-}
-
-/* Reads the UUID members names[0..n) of the request's JSON body into ids;
- * answers 400 and returns false when the body or one of them is bad. */
-static bool
-chat_body_ids(struct svc_request *r, const char *const *names, size_t n,
-    char (*ids)[UUID_STRLEN + 1])
-{
-	cJSON *body = svc_request_json(r);
-	const char *why = NULL;
-
-	if (body == NULL)
-		return false;
-	for (size_t i = 0; why == NULL && i < n; i++)
-		why = chat_member_id(body, names[i], ids[i]);
-	cJSON_Delete(body);
-	if (why != NULL)
-		svc_respond_error(r, 400, "invalid_request", why);
-	return why == NULL;
-}
 
 /* ------------------------------------------------------------ join */
 
@@ -54,7 +27,7 @@ chat_body_ids(struct svc_request *r, const char *const *names, size_t n,
  * freed by its release when answered. */
 struct chat_join_op {
 	struct svc_op op;		/* first */
-	char room[UUID_STRLEN + 1];
+	const char *room;		/* in the body */
 	char *password;			/* in the body: wiped with the op */
 	char *hash;			/* the room's, once read */
 };
@@ -70,22 +43,13 @@ chat_join_release(struct svc_op *op)
 	free(c);
 }
 
-static void
-chat_join_done(PGresult *res, void *arg)
-{
-	struct chat_join_op *c = arg;
-
-	chat_fn_answer(c->op.r, res);
-	svc_op_free(&c->op);
-}
-
 /* The join itself, once the password (if any) matched c->hash. */
 static void
 chat_join_run(struct chat_join_op *c)
 {
 	const char *params[3] = { c->room, c->op.r->user_id, c->hash };
 
-	svc_op_query(&c->op, "chat_room_join", params, chat_join_done);
+	chat_op_call(&c->op, "chat_room_join", params);
 }
 
 static void
@@ -140,7 +104,7 @@ chat_room_join(struct svc_request *r)
 
 	if (body == NULL || (c = svc_op_new(r, body, sizeof(*c), chat_join_release)) == NULL)
 		return;
-	why = chat_member_id(body, "room_id", c->room);
+	why = valid_member_uuid(body, "room_id", true, &c->room);
 	if (why == NULL)
 		why = valid_member_text(body, "password", false, 0, CHAT_ROOM_PASS_MAX, &pw);
 	if (why != NULL) {
@@ -160,12 +124,14 @@ chat_room_join(struct svc_request *r)
 static void
 chat_room_leave(struct svc_request *r)
 {
-	static const char *const names[] = { "room_id" };
-	char ids[1][UUID_STRLEN + 1];
-	const char *params[2] = { ids[0], r->user_id };
+	cJSON *body = svc_request_json(r);
+	const char *params[2] = { NULL, r->user_id };
 
-	if (chat_body_ids(r, names, 1, ids))
-		svc_query(r, "chat_room_leave", params, chat_fn_answer_cb, r);
+	if (body == NULL)
+		return;
+	if (chat_body_uuid(r, body, "room_id", true, &params[0]))
+		chat_call(r, "chat_room_leave", params);
+	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
 
 /* GET /api/room/members?room_id=: for members and global admins,
@@ -173,14 +139,26 @@ chat_room_leave(struct svc_request *r)
 static void
 chat_room_members(struct svc_request *r)
 {
-	char room[UUID_STRLEN + 1];
-	const char *params[3] = { room, r->user_id, chat_admin_param(r) };
-
-	if (chat_query_uuid(r, "room_id", room))
-		svc_query(r, "chat_room_members", params, chat_fn_answer_cb, r);
+	chat_call_id(r, "chat_room_members", "room_id");
 }
 
 /* ------------------------------------------------------------ roles */
+
+/* The role a body asks for: admin, moderator or member; NULL or why not. */
+static const char *
+chat_member_role(const cJSON *body, const char **role)
+{
+	const char *why = valid_member_text(body, "role", true, 1, 16, role);
+
+	if (why != NULL)
+		return why;
+	if (strcmp(*role, "owner") == 0)
+		return "Ownership moves only by /api/room/transfer-ownership";
+	if (strcmp(*role, "admin") != 0 && strcmp(*role, "moderator") != 0 &&
+	    strcmp(*role, "member") != 0)
+		return "role must be admin, moderator or member";
+	return NULL;
+}
 
 /* POST /api/room/member/role {room_id, user_id, role}: role admin,
  * moderator or member; the rules are chat.member_set_role's. Emits
@@ -188,30 +166,19 @@ chat_room_members(struct svc_request *r)
 static void
 chat_member_set_role(struct svc_request *r)
 {
-	char ids[2][UUID_STRLEN + 1];
-	const char *role, *why, *params[5] = { ids[0], r->user_id, chat_admin_param(r), ids[1],
-	    NULL };
 	cJSON *body = svc_request_json(r);
+	const char *why, *params[5] = { NULL, r->user_id, chat_admin(r), NULL, NULL };
 
 	if (body == NULL)
 		return;
-	if ((why = chat_member_id(body, "room_id", ids[0])) == NULL &&
-	    (why = chat_member_id(body, "user_id", ids[1])) == NULL &&
-	    (why = valid_member_text(body, "role", true, 1, 16, &role)) == NULL) {
-		if (strcmp(role, "owner") == 0)
-			why = "Ownership moves only by /api/room/transfer-ownership";
-		else if (strcmp(role, "admin") != 0 && strcmp(role, "moderator") != 0 &&
-		    strcmp(role, "member") != 0)
-			why = "role must be admin, moderator or member";
+	if (chat_body_uuid(r, body, "room_id", true, &params[0]) &&
+	    chat_body_uuid(r, body, "user_id", true, &params[3])) {
+		if ((why = chat_member_role(body, &params[4])) != NULL)
+			svc_respond_error(r, 400, "invalid_request", why);
+		else
+			chat_call(r, "chat_member_set_role", params);
 	}
-	if (why != NULL) {
-		svc_respond_error(r, 400, "invalid_request", why);
-		cJSON_Delete(body);
-		return;
-	}
-	params[4] = role;
-	svc_query(r, "chat_member_set_role", params, chat_fn_answer_cb, r);
-	cJSON_Delete(body);		/* pg_exec copied the parameters */
+	cJSON_Delete(body);
 }
 
 /* DELETE /api/room/member?room_id=&user_id=: a moderator or above removes
@@ -221,10 +188,10 @@ static void
 chat_member_kick(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1], user[UUID_STRLEN + 1];
-	const char *params[4] = { room, r->user_id, chat_admin_param(r), user };
+	const char *params[4] = { room, r->user_id, chat_admin(r), user };
 
 	if (chat_query_uuid(r, "room_id", room) && chat_query_uuid(r, "user_id", user))
-		svc_query(r, "chat_member_kick", params, chat_fn_answer_cb, r);
+		chat_call(r, "chat_member_kick", params);
 }
 
 /* POST /api/room/transfer-ownership {room_id, new_owner_id}: the owner (or
@@ -234,12 +201,15 @@ chat_member_kick(struct svc_request *r)
 static void
 chat_room_transfer(struct svc_request *r)
 {
-	static const char *const names[] = { "room_id", "new_owner_id" };
-	char ids[2][UUID_STRLEN + 1];
-	const char *params[4] = { ids[0], r->user_id, chat_admin_param(r), ids[1] };
+	cJSON *body = svc_request_json(r);
+	const char *params[4] = { NULL, r->user_id, chat_admin(r), NULL };
 
-	if (chat_body_ids(r, names, 2, ids))
-		svc_query(r, "chat_room_transfer", params, chat_fn_answer_cb, r);
+	if (body == NULL)
+		return;
+	if (chat_body_uuid(r, body, "room_id", true, &params[0]) &&
+	    chat_body_uuid(r, body, "new_owner_id", true, &params[3]))
+		chat_call(r, "chat_room_transfer", params);
+	cJSON_Delete(body);
 }
 
 static const struct svc_route chat_members_table[] = {

@@ -29,11 +29,7 @@ chat_mentions_mine(struct svc_request *r)
 static void
 chat_mentions_of(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_mentions_of", params);
+	chat_call_id(r, "chat_mentions_of", "message_id");
 }
 
 static const struct svc_route chat_mentions_list[] = {

@@ -123,30 +123,32 @@ chat_message_send(struct svc_request *r)
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
 
-/* PUT /api/message/update?message_id= {content} → MessageResponse. */
-static void
-chat_message_update(struct svc_request *r)
+void
+chat_call_id_content(struct svc_request *r, const char *stmt, const char *name)
 {
 	char id[UUID_STRLEN + 1];
 	const char *params[3] = { id, r->user_id, NULL };
 	cJSON *body;
 
-	if (!chat_query_uuid(r, "message_id", id) || (body = svc_request_json(r)) == NULL)
+	if (!chat_query_uuid(r, name, id) || (body = svc_request_json(r)) == NULL)
 		return;
 	if (chat_content(r, body, true, &params[2]))
-		chat_call(r, "chat_message_update", params);
-	cJSON_Delete(body);
+		chat_call(r, stmt, params);
+	cJSON_Delete(body);		/* pg_exec copied the parameters */
+}
+
+/* PUT /api/message/update?message_id= {content} → MessageResponse. */
+static void
+chat_message_update(struct svc_request *r)
+{
+	chat_call_id_content(r, "chat_message_update", "message_id");
 }
 
 /* DELETE /api/message/delete?message_id= → {"status":"deleted"}. */
 static void
 chat_message_delete(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_message_delete", params);
+	chat_call_id(r, "chat_message_delete", "message_id");
 }
 
 /* POST /api/message/forward {message_id, room_id} → 201 MessageResponse. */
@@ -168,11 +170,7 @@ chat_message_forward(struct svc_request *r)
 static void
 chat_message_history(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_message_history", params);
+	chat_call_id(r, "chat_message_history", "message_id");
 }
 
 static const struct svc_route chat_messages_list_routes[] = {

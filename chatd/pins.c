@@ -13,11 +13,7 @@ const struct pg_stmt chat_pins_stmts[] = {
 static void
 chat_pins_of(struct svc_request *r)
 {
-	char room[UUID_STRLEN + 1];
-	const char *params[3] = { room, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "room_id", room))
-		chat_call(r, "chat_pins_of", params);
+	chat_call_id(r, "chat_pins_of", "room_id");
 }
 
 /* POST /api/pinnedmessage/pin?room_id= {message_id} → the pin. room_id
@@ -43,11 +39,7 @@ chat_pin_add(struct svc_request *r)
 static void
 chat_pin_remove(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "pin_id", id))
-		chat_call(r, "chat_pin_remove", params);
+	chat_call_id(r, "chat_pin_remove", "pin_id");
 }
 
 static const struct svc_route chat_pins_list[] = {

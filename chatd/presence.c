@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "url.h"
+#include "validate.h"
 
 #define PRESENCE_BODY_LIMIT 1024
 #define PRESENCE_STATUS_MAX 16
@@ -133,14 +134,6 @@ presence_publish(const char *user, const char *username, const char *status,
 	}
 	free(copy);
 	cJSON_Delete(p);
-}
-
-static void
-presence_lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'F')
-			*s = (char)(*s - 'A' + 'a');
 }
 
 /* ------------------------------------------------------------ internal */
@@ -350,7 +343,7 @@ presence_update_read(struct svc_request *r, const cJSON *body, struct presence_o
 		return false;
 	}
 	memcpy(p->id, room->valuestring, UUID_STRLEN + 1);
-	presence_lower(p->id);
+	valid_uuid_lower(p->id, p->id);
 	return true;
 }
 

@@ -29,22 +29,14 @@ chat_message_read(struct svc_request *r)
 static void
 chat_message_receipts(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_message_receipts", params);
+	chat_call_id(r, "chat_message_receipts", "message_id");
 }
 
 /* GET /api/message/read/last?room_id= → {message_id, read_at}. */
 static void
 chat_message_last_read(struct svc_request *r)
 {
-	char room[UUID_STRLEN + 1];
-	const char *params[2] = { room, r->user_id };
-
-	if (chat_query_uuid(r, "room_id", room))
-		chat_call(r, "chat_message_last_read", params);
+	chat_call_id(r, "chat_message_last_read", "room_id");
 }
 
 static const struct svc_route chat_receipts_list[] = {

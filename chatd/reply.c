@@ -1,10 +1,9 @@
-/* The calling convention of the message routes (messages.c, threads.c,
- * reactions.c, pins.c, search.c, mentions.c, receipts.c): a handler checks
- * the request's shape, then makes one call of a SQL function that returns
- * a chat.reply (sql/chat/004_messages.sql): the HTTP status, the JSON body,
- * and the event envelopes to publish once the call has committed. The
- * checks that need the database (membership, roles, settings) and the
- * writes happen in that one transaction. */
+/* The calling convention of every chatd route but the internal ones: a
+ * handler checks the request's shape, then makes one call of a SQL
+ * function that returns a chat.reply (sql/chat/003_rooms_functions.sql):
+ * the HTTP status, the JSON body, and the event envelopes to publish once
+ * the call has committed. The checks that need the database (membership,
+ * roles, settings) and the writes happen in that one transaction. */
 #include "chatd.h"
 
 #include <stdio.h>
@@ -13,8 +12,6 @@
 
 #include "json.h"
 #include "log.h"
-#include "url.h"
-#include "validate.h"
 
 /* Errors the database raises that are the client's doing or passing: a
  * unique violation (a race two inserts lost) is a conflict, a foreign key
@@ -23,13 +20,11 @@
 static bool
 chat_reply_sqlstate(struct svc_request *r, const PGresult *res)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *state = pg_sqlstate(res);
 
-	if (state == NULL)
-		return false;
-	if (strcmp(state, "23505") == 0)
+	if (strcmp(state, PG_UNIQUE_VIOLATION) == 0)
 		svc_respond_error(r, 409, "conflict", "It already exists");
-	else if (strcmp(state, "23503") == 0)
+	else if (strcmp(state, PG_FOREIGN_KEY_VIOLATION) == 0)
 		svc_respond_error(r, 404, "not_found", "It no longer exists");
 	else if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)
 		svc_respond_error(r, 503, "busy", "The service is busy; try again");
@@ -38,10 +33,27 @@ chat_reply_sqlstate(struct svc_request *r, const PGresult *res)
 	return true;
 }
 
+/* Answers r with status and body; a 429 carries its body's retry_after
+ * (seconds) as the Retry-After header too. */
 static void
-chat_reply_cb(PGresult *res, void *arg)
+chat_reply_send(struct svc_request *r, long status, cJSON *body)
 {
-	struct svc_request *r = arg;
+	const cJSON *retry = cJSON_GetObjectItemCaseSensitive(body, "retry_after");
+	char secs[24];
+
+	if (status != 429 || !cJSON_IsNumber(retry)) {
+		svc_respond(r, (int)status, body);
+		return;
+	}
+	snprintf(secs, sizeof(secs), "%.0f", retry->valuedouble);
+	svc_respond_header(r, (int)status, body, "Retry-After", secs);
+}
+
+/* Answers r from the result of a CHAT_REPLY statement, after publishing
+ * its events. */
+static void
+chat_reply(struct svc_request *r, PGresult *res)
+{
 	cJSON *body;
 	const char *text;
 	long status;
@@ -66,7 +78,13 @@ chat_reply_cb(PGresult *res, void *arg)
 		return;
 	}
 	chat_publish_column(res, 2);
-	svc_respond(r, (int)status, body);
+	chat_reply_send(r, status, body);
+}
+
+static void
+chat_reply_cb(PGresult *res, void *arg)
+{
+	chat_reply(arg, res);
 }
 
 void
@@ -75,38 +93,17 @@ chat_call(struct svc_request *r, const char *stmt, const char *const *params)
 	svc_query(r, stmt, params, chat_reply_cb, r);
 }
 
-bool
-chat_query_uuid_opt(struct svc_request *r, const char *name,
-    char out[UUID_STRLEN + 1], const char **val)
+static void
+chat_op_reply_cb(PGresult *res, void *arg)
 {
-	char msg[96];
-	int n = url_query_param(r->query ? r->query : "", name, out, UUID_STRLEN + 1);
+	struct svc_op *op = arg;
 
-	*val = NULL;
-	if (n == 0)
-		return true;
-	if (n < 0 || !uuid_valid(out)) {
-		snprintf(msg, sizeof(msg), "Invalid %s", name);
-		svc_respond_error(r, 400, "invalid_parameter", msg);
-		return false;
-	}
-	*val = out;
-	return true;
+	chat_reply(op->r, res);
+	svc_op_free(op);
 }
 
-bool
-chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
-    bool required, const char **out)
+void
+chat_op_call(struct svc_op *op, const char *stmt, const char *const *params)
 {
-	const char *why = valid_member_uuid(body, name, required, out);
-
-	if (why != NULL)
-		svc_respond_error(r, 400, "invalid_request", why);
-	return why == NULL;
-}
-
-const char *
-chat_admin(const struct svc_request *r)
-{
-	return r->admin ? "true" : "false";
+	svc_op_query(op, stmt, params, chat_op_reply_cb);
 }

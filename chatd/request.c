@@ -1,5 +1,5 @@
-/* Query-string helpers shared by every chatd concern; each answers the
- * request itself when the value is missing or malformed. */
+/* Reading a request's parameters, shared by every chatd concern; each
+ * helper answers 400 itself when a value is missing or malformed. */
 #include "chatd.h"
 
 #include <errno.h>
@@ -7,27 +7,48 @@
 #include <stdlib.h>
 
 #include "url.h"
+#include "validate.h"
+
+/* The query parameter name as a UUID, lower-cased, into out: 1, or 0 when
+ * absent; -1 after answering 400 when malformed. */
+static int
+chat_query_uuid_param(struct svc_request *r, const char *name, char out[UUID_STRLEN + 1])
+{
+	char msg[96];
+	int n = url_query_param(r->query ? r->query : "", name, out, UUID_STRLEN + 1);
+
+	if (n == 0)
+		return 0;
+	if (n < 0 || !uuid_valid(out)) {
+		snprintf(msg, sizeof(msg), "Invalid %s", name);
+		svc_respond_error(r, 400, "invalid_parameter", msg);
+		return -1;
+	}
+	valid_uuid_lower(out, out);
+	return 1;
+}
 
 bool
 chat_query_uuid(struct svc_request *r, const char *name, char out[UUID_STRLEN + 1])
 {
 	char msg[96];
-	int n = url_query_param(r->query ? r->query : "", name, out, UUID_STRLEN + 1);
+	int n = chat_query_uuid_param(r, name, out);
 
 	if (n == 0) {
 		snprintf(msg, sizeof(msg), "%s is required", name);
 		svc_respond_error(r, 400, "missing_parameter", msg);
-		return false;
 	}
-	if (n < 0 || !uuid_valid(out)) {
-		snprintf(msg, sizeof(msg), "Invalid %s", name);
-		svc_respond_error(r, 400, "invalid_parameter", msg);
-		return false;
-	}
-	for (char *p = out; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'F')
-			*p = (char)(*p - 'A' + 'a');
-	return true;
+	return n > 0;
+}
+
+bool
+chat_query_uuid_opt(struct svc_request *r, const char *name,
+    char out[UUID_STRLEN + 1], const char **val)
+{
+	int n = chat_query_uuid_param(r, name, out);
+
+	*val = n > 0 ? out : NULL;
+	return n >= 0;
 }
 
 bool
@@ -51,4 +72,49 @@ chat_query_int(struct svc_request *r, const char *name, long lo, long hi, long d
 	}
 	*out = v;
 	return true;
+}
+
+bool
+chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
+    bool required, const char **out)
+{
+	const char *why = valid_member_uuid(body, name, required, out);
+
+	if (why != NULL)
+		svc_respond_error(r, 400, "invalid_request", why);
+	return why == NULL;
+}
+
+bool
+chat_uuid_param(struct svc_request *r, const cJSON *body, const char *name,
+    char out[UUID_STRLEN + 1])
+{
+	const char *id;
+
+	if (!chat_query_uuid_opt(r, name, out, &id))
+		return false;
+	if (id != NULL)
+		return true;
+	if (body == NULL || cJSON_GetObjectItemCaseSensitive(body, name) == NULL)
+		return chat_query_uuid(r, name, out);	/* answers "<name> is required" */
+	if (!chat_body_uuid(r, body, name, true, &id))
+		return false;
+	valid_uuid_lower(out, id);
+	return true;
+}
+
+const char *
+chat_admin(const struct svc_request *r)
+{
+	return r->admin ? "true" : "false";
+}
+
+void
+chat_call_id(struct svc_request *r, const char *stmt, const char *name)
+{
+	char id[UUID_STRLEN + 1];
+	const char *params[3] = { id, r->user_id, chat_admin(r) };
+
+	if (chat_query_uuid(r, name, id))
+		chat_call(r, stmt, params);
 }

@@ -37,63 +37,35 @@ chat_thread_create(struct svc_request *r)
 static void
 chat_thread_get(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "thread_id", id))
-		chat_call(r, "chat_thread_get", params);
+	chat_call_id(r, "chat_thread_get", "thread_id");
 }
 
 /* GET /api/threads?message_id= → [{..., message_count, last_message}]. */
 static void
 chat_threads_of(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_threads_of", params);
+	chat_call_id(r, "chat_threads_of", "message_id");
 }
 
 /* POST /api/thread/message?thread_id= {content} → the thread message. */
 static void
 chat_thread_message_add(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, NULL };
-	cJSON *body;
-
-	if (!chat_query_uuid(r, "thread_id", id) || (body = svc_request_json(r)) == NULL)
-		return;
-	if (chat_content(r, body, true, &params[2]))
-		chat_call(r, "chat_thread_message_add", params);
-	cJSON_Delete(body);
+	chat_call_id_content(r, "chat_thread_message_add", "thread_id");
 }
 
 /* PUT /api/thread/message/update?message_id= {content}. */
 static void
 chat_thread_message_update(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, NULL };
-	cJSON *body;
-
-	if (!chat_query_uuid(r, "message_id", id) || (body = svc_request_json(r)) == NULL)
-		return;
-	if (chat_content(r, body, true, &params[2]))
-		chat_call(r, "chat_thread_message_update", params);
-	cJSON_Delete(body);
+	chat_call_id_content(r, "chat_thread_message_update", "message_id");
 }
 
 /* DELETE /api/thread/message/delete?message_id= → {"status":"deleted"}. */
 static void
 chat_thread_message_delete(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1];
-	const char *params[3] = { id, r->user_id, chat_admin(r) };
-
-	if (chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_thread_message_delete", params);
+	chat_call_id(r, "chat_thread_message_delete", "message_id");
 }
 
 static const struct svc_route chat_threads_list[] = {

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "url.h"
+#include "validate.h"
 
 #define TYPING_BODY_LIMIT 1024
 
@@ -143,14 +144,6 @@ typing_set(struct svc_request *r, const char *room, bool start)
 
 /* ------------------------------------------------------------ parameters */
 
-static void
-typing_lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'F')
-			*s = (char)(*s - 'A' + 'a');
-}
-
 static bool
 typing_query_has(const struct svc_request *r, const char *name)
 {
@@ -186,7 +179,7 @@ typing_body_room(struct svc_request *r, const cJSON *body, char room[UUID_STRLEN
 		return false;
 	}
 	memcpy(room, rm->valuestring, UUID_STRLEN + 1);
-	typing_lower(room);
+	valid_uuid_lower(room, room);
 	return true;
 }
 

@@ -12,12 +12,12 @@
 #include <http_parser.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <wslay/wslay.h>
 
 #include "ipc.h"
 #include "redis.h"
 #include "router.h"
 #include "token.h"
+#include "wsframe.h"
 
 #define GW_MAX_HEADERS 100
 #define GW_MAX_URL 8192
@@ -209,17 +209,18 @@ struct gw_frame;
 
 struct gw_ws {
 	struct gw_conn *conn;
-	wslay_event_context_ptr ctx;
+	struct wsf_parser parser;	/* the client's frames */
 	char user_id[UUID_STRLEN + 1];
 	char session_id[UUID_STRLEN + 1];
 	struct gw_sub *subs;		/* hub.c's, one per room */
 	int nsubs;
 	long long last_rx_ms, last_ping_ms;
+	long long close_ms;		/* when our close frame was queued */
 	double tokens;			/* frame rate limit: a token bucket */
 	long long tokens_ms;
 	int refused;			/* frames refused in a row */
-	bool dead;			/* closing: nothing more is sent */
-	bool in_recv;			/* inside wslay_event_recv */
+	bool dead;			/* our close is queued: nothing more
+					 * is sent */
 	bool ending;			/* done: closes once ws->out is sent */
 	bool handshaking;		/* the 101 is still being sent */
 	struct evbuffer *out;		/* what the socket has not taken yet */

@@ -64,27 +64,15 @@ static struct gw_room *gw_rooms[GW_HUB_BUCKETS];
 struct gw_frame *
 gw_frame_new(const char *json, size_t len, long long seq)
 {
-	struct gw_frame *f = malloc(sizeof(*f) + len + 10);
-	size_t h = 2;
+	struct gw_frame *f = malloc(sizeof(*f) + len + WSF_HEADER_MAX);
+	size_t h;
 
 	if (f == NULL)
 		return NULL;
 	f->refs = 1, f->seq = seq;
 	f->left_user[0] = f->actor[0] = '\0';
 	f->self_excluded = false;
-	f->data[0] = 0x81;		/* FIN, text */
-	if (len < 126) {
-		f->data[1] = (unsigned char)len;
-	} else if (len < 65536) {
-		f->data[1] = 126;
-		f->data[2] = (unsigned char)(len >> 8), f->data[3] = (unsigned char)len;
-		h = 4;
-	} else {
-		f->data[1] = 127;
-		for (int i = 0; i < 8; i++)
-			f->data[2 + i] = (unsigned char)((unsigned long long)len >> (56 - 8 * i));
-		h = 10;
-	}
+	h = wsf_header(f->data, WSF_OP_TEXT, len);
 	memcpy(f->data + h, json, len);
 	f->len = h + len;
 	return f;

@@ -1,6 +1,7 @@
-/* WebSocket connections at GET /api/ws (RFC 6455, framed by wslay): the
- * upgrade (token, origin and handshake checks), JSON text messages, and
- * closing: 4001 when the session is revoked, 1001 when gatewayd drains.
+/* WebSocket connections at GET /api/ws (RFC 6455, framed by wsframe.c):
+ * the upgrade (token, origin and handshake checks), JSON text messages,
+ * and closing: 4001 when the session is revoked, 1001 when gatewayd
+ * drains.
  * Room subscriptions and event fan-out build on this (docs/websocket.md). */
 #include "gatewayd.h"
 
@@ -10,48 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <wslay/wslay.h>
 
 #include "json.h"
 #include "log.h"
 #include "uuid.h"
+#include "validate.h"
 
 #define GW_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define GW_WS_REFUSED_MAX 100	/* refused in a row before closing 1008 */
 
 /* ------------------------------------------------------------ frames */
-
-static ssize_t
-gw_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-    void *arg)
-{
-	struct gw_ws *ws = arg;
-	int n = evbuffer_remove(bufferevent_get_input(ws->conn->bev), buf, len);
-	(void)flags;
-
-	if (n <= 0) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	ws->last_rx_ms = time_mono_ms();
-	return n;
-}
-
-/* wslay's own frames (pong, close, ping) go out whole: frames the hub
- * appends by reference never land inside one of them. */
-static ssize_t
-gw_ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-    int flags, void *arg)
-{
-	struct gw_ws *ws = arg;
-	(void)flags;
-
-	if (evbuffer_add(ws->out, data, len) < 0) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
-	}
-	return (ssize_t)len;
-}
 
 static void
 gw_ws_frame_sent(const void *data, size_t len, void *arg)
@@ -232,8 +201,7 @@ gw_ws_on_room_message(struct gw_ws *ws, const cJSON *m, const char *type)
 		gw_ws_send_error(ws, NULL, "invalid_room_id", "room_id must be a UUID");
 		return;
 	}
-	for (int i = 0; i <= UUID_STRLEN; i++)
-		id[i] = (char)(room[i] >= 'A' && room[i] <= 'F' ? room[i] - 'A' + 'a' : room[i]);
+	valid_uuid_lower(id, room);
 	if (strcmp(type, "subscribe") == 0) {
 		gw_hub_subscribe(ws, id, -1);
 	} else if (strcmp(type, "resume") == 0) {
@@ -286,45 +254,96 @@ gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 	cJSON_Delete(m);
 }
 
-static void
-gw_ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-    void *user)
-{
-	struct gw_ws *ws = user;
-
-	if (arg->opcode == WSLAY_TEXT_FRAME)
-		gw_ws_on_text(ws, (const char *)arg->msg, arg->msg_length);
-	else if (arg->opcode == WSLAY_BINARY_FRAME)
-		wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA,
-		    (const uint8_t *)"text frames only", 16);
-}
-
-static const struct wslay_event_callbacks gw_ws_callbacks = {
-	.recv_callback = gw_ws_recv_cb,
-	.send_callback = gw_ws_send_cb,
-	.on_msg_recv_callback = gw_ws_on_msg,
-};
-
 /* ------------------------------------------------------------ I/O */
 
-/* Moves frames both ways; ends the connection once wslay is done with it
- * (close handshake complete, protocol error, or a reader too far behind). */
+/* Ends a socket that is done once its queue is out (else
+ * gw_ws_writable_cb does). */
+static void
+gw_ws_settle(struct gw_ws *ws)
+{
+	gw_ws_flush(ws);
+	if (ws->ending && !ws->conn->closing && evbuffer_get_length(ws->out) == 0)
+		gw_conn_linger_now(ws->conn);
+}
+
+/* Queues our close frame: the last frame the socket sends. Reading goes
+ * on until the client's close (or gw_ws_tick gives up waiting). */
+static void
+gw_ws_send_close(struct gw_ws *ws, uint16_t code, const char *reason, size_t len)
+{
+	ws->dead = true;
+	ws->close_ms = time_mono_ms();
+	if (wsf_write_close(ws->out, code, reason, len) < 0)
+		ws->ending = true;	/* out of memory: just end */
+}
+
+/* Starts a close handshake with code and reason. */
+static void
+gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason)
+{
+	if (ws->conn->closing || ws->dead)
+		return;
+	gw_ws_send_close(ws, code, reason, strlen(reason));
+	gw_ws_settle(ws);
+}
+
+/* A ping gets a pong with its payload, unless we are closing, or the
+ * client does not read what it is sent (RFC 6455 5.5.3 lets a pong be
+ * skipped when a later ping is answered). */
+static void
+gw_ws_answer_ping(struct gw_ws *ws, const struct wsf_msg *m)
+{
+	if (ws->dead ||
+	    (long long)evbuffer_get_length(ws->out) > ws->conn->gw->conf->ws_max_queue)
+		return;
+	wsf_write_control(ws->out, WSF_OP_PONG, m->data, m->len);
+}
+
+/* One message or control frame from the client. After our close only its
+ * close (or a protocol failure) matters. */
+static void
+gw_ws_on_frame(struct gw_ws *ws, enum wsf_kind k, const struct wsf_msg *m)
+{
+	switch (k) {
+	case WSF_TEXT:
+		if (!ws->dead)
+			gw_ws_on_text(ws, m->data, m->len);
+		break;
+	case WSF_PING:
+		gw_ws_answer_ping(ws, m);
+		break;
+	case WSF_CLOSE:		/* echoed when it starts the handshake */
+		if (!ws->dead)
+			gw_ws_send_close(ws, m->code, m->data, m->len);
+		ws->ending = true;
+		break;
+	case WSF_FAIL:
+		if (!ws->dead)
+			gw_ws_send_close(ws, m->code, m->reason, strlen(m->reason));
+		ws->ending = true;
+		break;
+	case WSF_PONG:		/* liveness: counted as the bytes arrived */
+	case WSF_MORE:
+		break;
+	}
+}
+
+/* Reads the frames that have arrived and acts on them; ends the
+ * connection once it is done (close handshake complete or protocol
+ * failure) and the last frame is out. */
 static void
 gw_ws_pump(struct gw_ws *ws)
 {
-	int rc;
+	struct evbuffer *in = bufferevent_get_input(ws->conn->bev);
+	struct wsf_msg m;
+	enum wsf_kind k;
 
-	ws->in_recv = true;
-	rc = wslay_event_recv(ws->ctx);
-	ws->in_recv = false;
-
-	/* Whatever wslay queued (a close frame above all) goes out first. */
-	if (wslay_event_send(ws->ctx) != 0 || rc != 0 ||
-	    (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)))
-		ws->ending = true;
-	gw_ws_flush(ws);
-	if (ws->ending && evbuffer_get_length(ws->out) == 0)
-		gw_conn_linger_now(ws->conn);	/* else once it is out */
+	if (evbuffer_get_length(in) > 0)
+		ws->last_rx_ms = time_mono_ms();
+	while (!ws->ending && !ws->conn->closing &&
+	    (k = wsf_next(&ws->parser, in, &m)) != WSF_MORE)
+		gw_ws_on_frame(ws, k, &m);
+	gw_ws_settle(ws);
 }
 
 static void
@@ -349,9 +368,7 @@ gw_ws_writable_cb(evutil_socket_t fd, short what, void *arg)
 		gw_conn_linger_now(ws->conn);
 		return;
 	}
-	if (wslay_event_want_write(ws->ctx))
-		gw_ws_pump(ws);
-	if (ws->subs != NULL && !ws->conn->closing)
+	if (ws->subs != NULL)
 		gw_hub_writable(ws);
 }
 
@@ -362,18 +379,6 @@ gw_ws_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev, (void)what;
 
 	gw_conn_close(ws->conn);
-}
-
-/* Starts a close handshake with code and reason. */
-static void
-gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason)
-{
-	if (ws->conn->closing || ws->dead)
-		return;
-	ws->dead = true;
-	wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, strlen(reason));
-	if (!ws->in_recv)	/* else the pump around wslay's recv sends it */
-		gw_ws_pump(ws);
 }
 
 /* ------------------------------------------------------------ upgrade */
@@ -429,8 +434,7 @@ gw_ws_handshake_error(const struct gw_request *r)
 static void
 gw_ws_free_ctx(struct gw_ws *ws)
 {
-	if (ws->ctx != NULL)
-		wslay_event_context_free(ws->ctx);
+	wsf_parser_free(&ws->parser);
 	if (ws->wev != NULL)
 		event_free(ws->wev);
 	if (ws->out != NULL)
@@ -475,14 +479,13 @@ gw_ws_accept(struct gw_request *r, const char *room)
 	if (gw->draining || (ws = calloc(1, sizeof(*ws))) == NULL ||
 	    (ws->out = evbuffer_new()) == NULL ||
 	    (ws->wev = event_new(gw->base, bufferevent_getfd(r->conn->bev), EV_WRITE,
-	    gw_ws_writable_cb, ws)) == NULL ||
-	    wslay_event_context_server_init(&ws->ctx, &gw_ws_callbacks, ws) != 0) {
+	    gw_ws_writable_cb, ws)) == NULL) {
 		if (ws != NULL)
 			gw_ws_free_ctx(ws);
 		gw_respond_error(r, 503, "busy", "Cannot open a WebSocket now");
 		return;
 	}
-	wslay_event_config_set_max_recv_msg_length(ws->ctx, (uint64_t)gw->conf->ws_max_message);
+	wsf_parser_init(&ws->parser, (size_t)gw->conf->ws_max_message);
 	ws->conn = r->conn;
 	memcpy(ws->user_id, r->principal.claims.sub, sizeof(ws->user_id));
 	memcpy(ws->session_id, r->principal.claims.sid, sizeof(ws->session_id));
@@ -584,7 +587,19 @@ gw_ws_going_away(struct gw *gw)
 {
 	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
 		next = ws->next;
-		gw_ws_close(ws, WSLAY_CODE_GOING_AWAY, "server shutting down");
+		gw_ws_close(ws, 1001, "server shutting down");
+	}
+}
+
+/* A socket we closed whose client has not answered within the idle
+ * timeout, though our close is out, ends without its answer. */
+static void
+gw_ws_close_wait(struct gw_ws *ws, long long now)
+{
+	if (now - ws->close_ms > ws->conn->gw->conf->ws_idle_timeout_ms &&
+	    evbuffer_get_length(ws->out) == 0) {
+		ws->ending = true;
+		gw_conn_linger_now(ws->conn);
 	}
 }
 
@@ -593,19 +608,20 @@ gw_ws_tick(struct gw *gw)
 {
 	long long now = time_mono_ms();
 	const struct gw_conf *c = gw->conf;
-	struct wslay_event_msg ping = { WSLAY_PING, (const uint8_t *)"", 0 };
 
 	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
 		next = ws->next;
-		if (ws->dead || ws->conn->closing)
+		if (ws->ending || ws->conn->closing)
 			continue;
-		if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
-			gw_ws_close(ws, WSLAY_CODE_POLICY_VIOLATION, "no frame for too long");
+		if (ws->dead) {
+			gw_ws_close_wait(ws, now);
+		} else if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
+			gw_ws_close(ws, 1008, "no frame for too long");
 		} else if (now - ws->last_rx_ms >= c->ws_ping_interval_ms &&
 		    now - ws->last_ping_ms >= c->ws_ping_interval_ms) {
 			ws->last_ping_ms = now;
-			wslay_event_queue_msg(ws->ctx, &ping);
-			gw_ws_pump(ws);
+			wsf_write_control(ws->out, WSF_OP_PING, NULL, 0);
+			gw_ws_flush(ws);
 		}
 	}
 }

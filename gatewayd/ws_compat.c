@@ -14,6 +14,7 @@
 #include "json.h"
 #include "log.h"
 #include "url.h"
+#include "validate.h"
 
 #define GW_NIL_UUID "00000000-0000-0000-0000-000000000000"
 
@@ -66,9 +67,7 @@ gw_compat_upgrade(struct gw_request *r)
 		gw_respond_error(r, 400, "invalid_room_id", "Invalid room ID");
 		return;
 	}
-	for (char *p = room; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'F')
-			*p = (char)(*p - 'A' + 'a');
+	valid_uuid_lower(room, room);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		gw_respond_error(r, 500, "internal", "Out of memory");
 		return;

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "utf8.h"
-#include "uuid.h"
 
 const char *
 valid_text(const char *s, size_t min, size_t max, bool multiline)
@@ -88,4 +87,50 @@ valid_member_uuid(const cJSON *obj, const char *name, bool required,
 		return valid_say(name, "must be a UUID");
 	*out = v->valuestring;
 	return NULL;
+}
+
+const char *
+valid_member_int(const cJSON *obj, const char *name, long long lo, long long hi,
+    long long def, long long *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	char why[96];
+	double d;
+
+	*out = def;
+	if (v == NULL || cJSON_IsNull(v))
+		return NULL;
+	d = v->valuedouble;
+	/* The range first: only then does the cast to long long keep d. */
+	if (!cJSON_IsNumber(v) || !(d >= (double)lo && d <= (double)hi) ||
+	    d != (double)(long long)d) {
+		snprintf(why, sizeof(why), "must be an integer from %lld to %lld", lo, hi);
+		return valid_say(name, why);
+	}
+	*out = (long long)d;
+	return NULL;
+}
+
+const char *
+valid_member_bool(const cJSON *obj, const char *name, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	*out = -1;
+	if (v == NULL || cJSON_IsNull(v))
+		return NULL;
+	if (!cJSON_IsBool(v))
+		return valid_say(name, "must be true or false");
+	*out = cJSON_IsTrue(v) ? 1 : 0;
+	return NULL;
+}
+
+void
+valid_uuid_lower(char out[UUID_STRLEN + 1], const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < UUID_STRLEN && id[i] != '\0'; i++)
+		out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	out[i] = '\0';
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config ca-certificates curl openssl procps iproute2
 libevent-dev libhttp-parser-dev libcjson-dev libnng-dev libpq-dev
-libhiredis-dev libsodium-dev libinih-dev zlib1g-dev libssl-dev libwslay-dev
+libhiredis-dev libsodium-dev libinih-dev zlib1g-dev libssl-dev
 libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev
 postgresql redis-server redis-tools
 python3 python3-pytest python3-requests python3-psycopg2 python3-redis

@@ -3,29 +3,15 @@
 -- the full-text index that message search uses.
 --
 -- Every route of these tables is one call of a function below that
--- returns a chat.reply: the HTTP status, the JSON body, and the event
--- envelopes (chat.emit) to publish once the call has committed. A write
--- is therefore one statement, one round trip and one transaction: a chatd
--- killed at any moment leaves either all of it or none of it.
+-- returns a chat.reply (003_rooms_functions.sql): the HTTP status, the
+-- JSON body, and the event envelopes to publish once the call has
+-- committed. A write is therefore one statement, one round trip and one
+-- transaction: a chatd killed at any moment leaves either all of it or
+-- none of it.
 --
 -- Lock order, to stay free of deadlocks: an existing message (or thread
 -- message) row first, the room row (chat.emit) last. A send locks its room
 -- first and then touches only new rows and key-share locks.
-
--- status: HTTP status; body: the JSON answer; events: a JSON array of the
--- envelopes chat.emit returned, or NULL.
-CREATE TYPE chat.reply AS (status integer, body jsonb, events jsonb);
-
-CREATE FUNCTION chat.err(p_status integer, p_code text, p_message text)
-RETURNS chat.reply LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_status, jsonb_build_object('error', p_code, 'message', p_message),
-        NULL::jsonb)::chat.reply;
-$$;
-
-CREATE FUNCTION chat.ok(p_status integer, p_body jsonb, p_events jsonb DEFAULT NULL)
-RETURNS chat.reply LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_status, p_body, p_events)::chat.reply;
-$$;
 
 -- The name shown for a user on messages: "" when auth.directory does not
 -- know the user (an account since deleted).
@@ -184,31 +170,64 @@ LANGUAGE sql STABLE AS $$
         'created_at', chat.rfc3339(p.created_at));
 $$;
 
--- Who may see a room's messages (chat.room_gate): its members, and
--- global admins (p_admin); outsiders get 403 in a public room and 404 in a
--- private one, whose existence does not leak. NULL when p_user may, else
--- the error to return; p_what names the missing thing in the 404.
-CREATE FUNCTION chat.room_access(p_room uuid, p_user uuid, p_admin boolean, p_what text)
-RETURNS chat.reply LANGUAGE sql STABLE AS $$
-    SELECT CASE (SELECT coalesce(chat.room_gate(r, p_user, p_admin), 'ok')
-                 FROM chat.rooms r WHERE r.id = p_room)
-        WHEN 'ok' THEN NULL
-        WHEN 'not_member' THEN
-            chat.err(403, 'not_member', 'You are not a member of this room')
-        ELSE chat.err(404, 'not_found', p_what || ' not found')
+-- The checks every route of a message starts with: the message exists (a
+-- deleted one counts as absent when p_live), it is in p_room when that is
+-- given (400 otherwise), and p_user may see its room (chat.room_access).
+-- Routes that act as a participant (sending, reacting, reading) pass
+-- p_admin false: they need a membership. NULL when allowed.
+CREATE FUNCTION chat.message_access(m chat.messages, p_user uuid, p_admin boolean,
+    p_live boolean, p_room uuid DEFAULT NULL) RETURNS chat.reply LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN m.id IS NOT NULL AND p_room <> m.room_id THEN
+            chat.err(400, 'invalid_request', 'Room mismatch')
+        WHEN p_live AND m.is_deleted THEN chat.err(404, 'not_found', 'Message not found')
+        ELSE chat.room_access(m.room_id, p_user, p_admin, 'Message')
     END;
 $$;
 
--- The checks every route of a message starts with: the message exists (a
--- deleted one counts as absent when p_live) and p_user may see its room
--- (chat.room_access). Routes that act as a participant (sending, reacting,
--- reading) pass p_admin false: they need a membership. NULL when allowed.
-CREATE FUNCTION chat.message_access(m chat.messages, p_user uuid, p_admin boolean,
-    p_live boolean) RETURNS chat.reply LANGUAGE sql STABLE AS $$
+-- chat.message_access for the reads of message p_msg, which may be deleted.
+CREATE FUNCTION chat.message_readable(p_msg uuid, p_user uuid, p_admin boolean)
+RETURNS chat.reply LANGUAGE sql STABLE AS $$
+    SELECT chat.message_access((SELECT m FROM chat.messages m WHERE m.id = p_msg),
+        p_user, p_admin, false);
+$$;
+
+-- Why p_user may not edit a message of p_author (p_deleted: deleted) in
+-- p_room, or NULL: only the author edits, a live message, while the room
+-- allows edits.
+CREATE FUNCTION chat.edit_denied(p_room uuid, p_user uuid, p_author uuid, p_deleted boolean)
+RETURNS chat.reply LANGUAGE sql STABLE AS $$
     SELECT CASE
-        WHEN m.id IS NULL OR (p_live AND m.is_deleted) THEN
-            chat.err(404, 'not_found', 'Message not found')
-        ELSE chat.room_access(m.room_id, p_user, p_admin, 'Message')
+        WHEN p_author <> p_user THEN
+            chat.err(403, 'forbidden', 'You can only edit your own messages')
+        WHEN p_deleted THEN chat.err(409, 'message_deleted', 'The message has been deleted')
+        WHEN EXISTS (SELECT 1 FROM chat.room_settings
+                     WHERE room_id = p_room AND NOT allow_message_edits) THEN
+            chat.err(403, 'edits_disabled', 'Message editing is disabled in this room')
+    END;
+$$;
+
+-- The answer to p_user deleting a message of p_author (p_deleted: deleted
+-- already) in p_room when there is nothing to do, or NULL to go ahead:
+-- 403 unless the author or a moderator and up; for a deleted message the
+-- answer of its deletion, which is idempotent.
+CREATE FUNCTION chat.delete_check(p_room uuid, p_user uuid, p_admin boolean, p_author uuid,
+    p_deleted boolean) RETURNS chat.reply LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN p_author <> p_user AND chat.actor_rank(p_room, p_user, p_admin) < 2 THEN
+            chat.err(403, 'forbidden', 'You can only delete your own messages')
+        WHEN p_deleted THEN chat.ok(200, '{"status":"deleted"}')
+    END;
+$$;
+
+-- Why p_user, acting as a participant, may not post in p_room, or NULL
+-- for a member: 404 p_missing for a private room or none, 403 p_outsider
+-- for a public one.
+CREATE FUNCTION chat.member_access(p_room uuid, p_user uuid, p_missing text,
+    p_outsider text) RETURNS chat.reply LANGUAGE sql STABLE AS $$
+    SELECT CASE (chat.room_access(p_room, p_user, false, '')).status
+        WHEN 404 THEN chat.err(404, 'not_found', p_missing)
+        WHEN 403 THEN chat.err(403, 'not_member', p_outsider)
     END;
 $$;
 
@@ -283,10 +302,8 @@ BEGIN
     SELECT role, last_message_at INTO v_role, v_last
     FROM chat.members WHERE room_id = p_room AND user_id = p_user;
     IF v_role IS NULL THEN
-        IF (chat.room_access(p_room, p_user, false, 'Room')).status = 404 THEN
-            RETURN chat.err(404, 'not_found', 'Room not found');
-        END IF;
-        RETURN chat.err(403, 'not_member', 'You must be a member of this room to send messages');
+        RETURN chat.member_access(p_room, p_user, 'Room not found',
+            'You must be a member of this room to send messages');
     END IF;
     IF v_slow > 0 AND v_last IS NOT NULL AND chat.role_rank(v_role) < 2
             AND v_last + make_interval(secs => v_slow) > now() THEN
@@ -324,22 +341,15 @@ $$;
 CREATE FUNCTION chat.message_forward(p_msg uuid, p_room uuid, p_user uuid, p_admin boolean)
 RETURNS chat.reply LANGUAGE plpgsql AS $$
 DECLARE
-    o chat.messages;
-    res chat.reply;
+    o chat.messages := (SELECT m FROM chat.messages m WHERE m.id = p_msg AND NOT m.is_deleted);
+    res chat.reply := coalesce(
+        chat.member_access(o.room_id, p_user, 'Original message not found',
+            'You must be a member of the original room'),
+        chat.member_access(p_room, p_user, 'Target room not found',
+            'You must be a member of the target room'));
 BEGIN
-    SELECT * INTO o FROM chat.messages WHERE id = p_msg;
-    IF NOT FOUND OR o.is_deleted
-            OR (chat.room_access(o.room_id, p_user, false, 'x')).status = 404 THEN
-        RETURN chat.err(404, 'not_found', 'Original message not found');
-    END IF;
-    IF chat.member_role(o.room_id, p_user) IS NULL THEN
-        RETURN chat.err(403, 'not_member', 'You must be a member of the original room');
-    END IF;
-    IF (chat.room_access(p_room, p_user, false, 'x')).status = 404 THEN
-        RETURN chat.err(404, 'not_found', 'Target room not found');
-    END IF;
-    IF chat.member_role(p_room, p_user) IS NULL THEN
-        RETURN chat.err(403, 'not_member', 'You must be a member of the target room');
+    IF res.status IS NOT NULL THEN
+        RETURN res;
     END IF;
     res := chat.message_post(p_room, p_user, o.content,
         CASE WHEN o.type = 'system' AND p_admin THEN 'system' ELSE 'text' END, o.id, false);
@@ -349,7 +359,6 @@ BEGIN
     RETURN res;
 END;
 $$;
-
 -- ------------------------------------------------------------ reading
 
 -- GET /api/messages: newest first. With p_before, the page just older
@@ -374,16 +383,16 @@ BEGIN
         END IF;
     END IF;
     IF p_after IS NOT NULL THEN
-        SELECT coalesce(jsonb_agg(chat.message_json(m) ORDER BY m.seq DESC), '[]') INTO v_list
+        SELECT jsonb_agg(chat.message_json(m) ORDER BY m.seq DESC) INTO v_list
         FROM (SELECT * FROM chat.messages WHERE room_id = p_room AND seq > v_cursor
               ORDER BY seq LIMIT p_limit) m;
     ELSE
-        SELECT coalesce(jsonb_agg(chat.message_json(m) ORDER BY m.seq DESC), '[]') INTO v_list
+        SELECT jsonb_agg(chat.message_json(m) ORDER BY m.seq DESC) INTO v_list
         FROM (SELECT * FROM chat.messages
               WHERE room_id = p_room AND (v_cursor IS NULL OR seq < v_cursor)
               ORDER BY seq DESC LIMIT p_limit) m;
     END IF;
-    RETURN chat.ok(200, v_list);
+    RETURN chat.ok_list(v_list);
 END;
 $$;
 
@@ -391,11 +400,11 @@ $$;
 -- caller's rooms, newest first.
 CREATE FUNCTION chat.messages_search(p_user uuid, p_query text, p_limit integer)
 RETURNS chat.reply LANGUAGE sql STABLE AS $$
-    SELECT chat.ok(200, coalesce(jsonb_agg(jsonb_build_object('id', x.id,
+    SELECT chat.ok_list(jsonb_agg(jsonb_build_object('id', x.id,
             'room_id', x.room_id, 'room_name', x.room_name, 'user_id', x.user_id,
             'username', chat.username_or_empty(x.user_id), 'content', x.content,
             'created_at', chat.rfc3339(x.created_at), 'seq', x.seq)
-            ORDER BY x.created_at DESC, x.seq DESC), '[]'))
+            ORDER BY x.created_at DESC, x.seq DESC))
     FROM (SELECT m.*, r.name AS room_name
           FROM chat.messages m
           JOIN chat.members mb ON mb.room_id = m.room_id AND mb.user_id = p_user
@@ -414,27 +423,18 @@ RETURNS chat.reply LANGUAGE plpgsql AS $$
 DECLARE
     m chat.messages;
     denied chat.reply;
-    body jsonb;
 BEGIN
     SELECT * INTO m FROM chat.messages WHERE id = p_msg FOR NO KEY UPDATE;
-    denied := chat.message_access(m, p_user, false, false);
+    denied := coalesce(chat.message_access(m, p_user, false, false),
+        chat.edit_denied(m.room_id, p_user, m.user_id, m.is_deleted));
     IF denied.status IS NOT NULL THEN
         RETURN denied;
-    ELSIF m.user_id <> p_user THEN
-        RETURN chat.err(403, 'forbidden', 'You can only edit your own messages');
-    ELSIF m.is_deleted THEN
-        RETURN chat.err(409, 'message_deleted', 'The message has been deleted');
-    ELSIF EXISTS (SELECT 1 FROM chat.room_settings
-                  WHERE room_id = m.room_id AND NOT allow_message_edits) THEN
-        RETURN chat.err(403, 'edits_disabled', 'Message editing is disabled in this room');
     END IF;
     INSERT INTO chat.message_edits (message_id, content, edited_by)
     VALUES (m.id, m.content, p_user);
     UPDATE chat.messages SET content = p_content, is_edited = true, updated_at = now()
     WHERE id = m.id RETURNING * INTO m;
-    body := chat.message_json(m);
-    RETURN chat.ok(200, body,
-        jsonb_build_array(chat.emit(m.room_id, 'message-updated', p_user, body)));
+    RETURN chat.ok_emit(chat.message_json(m), m.room_id, 'message-updated', p_user);
 END;
 $$;
 
@@ -445,18 +445,15 @@ CREATE FUNCTION chat.message_delete(p_msg uuid, p_user uuid, p_admin boolean) RE
 LANGUAGE plpgsql AS $$
 DECLARE
     m chat.messages;
-    denied chat.reply;
+    early chat.reply;
     v_pin uuid;
     events jsonb;
 BEGIN
     SELECT * INTO m FROM chat.messages WHERE id = p_msg FOR NO KEY UPDATE;
-    denied := chat.message_access(m, p_user, p_admin, false);
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    ELSIF m.user_id <> p_user AND chat.actor_rank(m.room_id, p_user, p_admin) < 2 THEN
-        RETURN chat.err(403, 'forbidden', 'You can only delete your own messages');
-    ELSIF m.is_deleted THEN
-        RETURN chat.ok(200, '{"status":"deleted"}');
+    early := coalesce(chat.message_access(m, p_user, p_admin, false),
+        chat.delete_check(m.room_id, p_user, p_admin, m.user_id, m.is_deleted));
+    IF early.status IS NOT NULL THEN
+        RETURN early;
     END IF;
     UPDATE chat.messages SET content = '', is_deleted = true, updated_at = now()
     WHERE id = m.id;
@@ -476,21 +473,12 @@ $$;
 
 -- GET /api/message/edit-history: the earlier contents, oldest first.
 CREATE FUNCTION chat.message_history(p_msg uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    m chat.messages;
-    denied chat.reply;
-BEGIN
-    SELECT * INTO m FROM chat.messages WHERE id = p_msg;
-    denied := chat.message_access(m, p_user, p_admin, false);
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, coalesce((SELECT jsonb_agg(jsonb_build_object('id', e.id,
-            'message_id', e.message_id, 'content', e.content, 'edited_by', e.edited_by,
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.message_readable(p_msg, p_user, p_admin), chat.ok_list(
+        (SELECT jsonb_agg(jsonb_build_object('id', e.id, 'message_id', e.message_id,
+            'content', e.content, 'edited_by', e.edited_by,
             'edited_at', chat.rfc3339(e.edited_at)) ORDER BY e.edited_at, e.id)
-        FROM chat.message_edits e WHERE e.message_id = m.id), '[]'));
-END;
+         FROM chat.message_edits e WHERE e.message_id = p_msg)));
 $$;
 
 -- ------------------------------------------------------------ mentions
@@ -498,11 +486,11 @@ $$;
 -- GET /api/mentions: the caller's mentions in rooms they are still in.
 CREATE FUNCTION chat.mentions_mine(p_user uuid, p_limit integer) RETURNS chat.reply
 LANGUAGE sql STABLE AS $$
-    SELECT chat.ok(200, coalesce(jsonb_agg(jsonb_build_object('id', x.id,
+    SELECT chat.ok_list(jsonb_agg(jsonb_build_object('id', x.id,
             'message_id', x.message_id, 'room_id', x.room_id, 'user_id', x.user_id,
             'mentioned_by', x.mentioned_by, 'username', chat.username_or_empty(x.mentioned_by),
             'type', x.type, 'content', x.content, 'created_at', chat.rfc3339(x.created_at))
-            ORDER BY x.created_at DESC, x.id), '[]'))
+            ORDER BY x.created_at DESC, x.id))
     FROM (SELECT mn.*, m.content FROM chat.mentions mn
           JOIN chat.messages m ON m.id = mn.message_id
           JOIN chat.members mb ON mb.room_id = mn.room_id AND mb.user_id = p_user
@@ -512,23 +500,14 @@ $$;
 
 -- GET /api/mentions/message: who a message mentions (members of its room).
 CREATE FUNCTION chat.mentions_of(p_msg uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    m chat.messages;
-    denied chat.reply;
-BEGIN
-    SELECT * INTO m FROM chat.messages WHERE id = p_msg;
-    denied := chat.message_access(m, p_user, p_admin, false);
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, coalesce((SELECT jsonb_agg(jsonb_build_object('id', mn.id,
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.message_readable(p_msg, p_user, p_admin), chat.ok_list(
+        (SELECT jsonb_agg(jsonb_build_object('id', mn.id,
             'message_id', mn.message_id, 'room_id', mn.room_id, 'user_id', mn.user_id,
             'username', chat.username_or_empty(mn.user_id), 'mentioned_by', mn.mentioned_by,
             'type', mn.type, 'created_at', chat.rfc3339(mn.created_at))
             ORDER BY mn.created_at, mn.id)
-        FROM chat.mentions mn WHERE mn.message_id = m.id), '[]'));
-END;
+         FROM chat.mentions mn WHERE mn.message_id = p_msg)));
 $$;
 
 -- ------------------------------------------------------------ read receipts
@@ -537,14 +516,9 @@ $$;
 CREATE FUNCTION chat.message_read(p_msg uuid, p_room uuid, p_user uuid) RETURNS chat.reply
 LANGUAGE plpgsql AS $$
 DECLARE
-    m chat.messages;
-    denied chat.reply;
+    m chat.messages := (SELECT m FROM chat.messages m WHERE m.id = p_msg);
+    denied chat.reply := chat.message_access(m, p_user, false, false, p_room);
 BEGIN
-    SELECT * INTO m FROM chat.messages WHERE id = p_msg;
-    IF FOUND AND p_room IS NOT NULL AND p_room <> m.room_id THEN
-        RETURN chat.err(400, 'invalid_request', 'Room mismatch');
-    END IF;
-    denied := chat.message_access(m, p_user, false, false);
     IF denied.status IS NOT NULL THEN
         RETURN denied;
     END IF;
@@ -556,42 +530,25 @@ $$;
 
 -- GET /api/message/read/receipts: who has read a message, first first.
 CREATE FUNCTION chat.message_receipts(p_msg uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    m chat.messages;
-    denied chat.reply;
-BEGIN
-    SELECT * INTO m FROM chat.messages WHERE id = p_msg;
-    denied := chat.message_access(m, p_user, p_admin, false);
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, coalesce((SELECT jsonb_agg(jsonb_build_object('message_id', rr.message_id,
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.message_readable(p_msg, p_user, p_admin), chat.ok_list(
+        (SELECT jsonb_agg(jsonb_build_object('message_id', rr.message_id,
             'user_id', rr.user_id, 'username', chat.username_or_empty(rr.user_id),
             'read_at', chat.rfc3339(rr.read_at)) ORDER BY rr.read_at, rr.user_id)
-        FROM chat.read_receipts rr WHERE rr.message_id = m.id), '[]'));
-END;
+         FROM chat.read_receipts rr WHERE rr.message_id = p_msg)));
 $$;
 
 -- GET /api/message/read/last: the newest message of the room the caller
 -- has read, {message_id, read_at}, both null when none.
 CREATE FUNCTION chat.message_last_read(p_room uuid, p_user uuid) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    denied chat.reply := chat.room_access(p_room, p_user, false, 'Room');
-    v_msg uuid;
-    v_at timestamptz;
-BEGIN
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    SELECT rr.message_id, rr.read_at INTO v_msg, v_at
-    FROM chat.read_receipts rr JOIN chat.messages m ON m.id = rr.message_id
-    WHERE rr.user_id = p_user AND rr.room_id = p_room
-    ORDER BY m.seq DESC LIMIT 1;
-    RETURN chat.ok(200, jsonb_build_object('message_id', v_msg,
-        'read_at', chat.rfc3339(v_at)));
-END;
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.room_access(p_room, p_user, false, 'Room'), chat.ok(200,
+        jsonb_build_object('message_id', x.message_id, 'read_at', chat.rfc3339(x.read_at))))
+    FROM (SELECT NULL) k LEFT JOIN LATERAL (
+        SELECT rr.message_id, rr.read_at
+        FROM chat.read_receipts rr JOIN chat.messages m ON m.id = rr.message_id
+        WHERE rr.user_id = p_user AND rr.room_id = p_room
+        ORDER BY m.seq DESC LIMIT 1) x ON true;
 $$;
 
 -- ------------------------------------------------------------ reactions
@@ -604,7 +561,7 @@ DECLARE
     m chat.messages;
     denied chat.reply;
     x chat.reactions;
-    v_name text;
+    v_name text := chat.username_or_empty(p_user);
 BEGIN
     SELECT * INTO m FROM chat.messages WHERE id = p_msg FOR SHARE;
     denied := chat.message_access(m, p_user, false, true);
@@ -619,13 +576,11 @@ BEGIN
     IF x.id IS NULL THEN
         RETURN chat.err(409, 'conflict', 'You have already reacted with this emoji');
     END IF;
-    v_name := chat.username_or_empty(p_user);
-    RETURN chat.ok(200, jsonb_build_object('id', x.id, 'message_id', x.message_id,
+    RETURN chat.ok_emit(jsonb_build_object('id', x.id, 'message_id', x.message_id,
             'user_id', x.user_id, 'username', v_name, 'emoji', x.emoji,
             'created_at', chat.rfc3339(x.created_at)),
-        jsonb_build_array(chat.emit(m.room_id, 'reaction-added', p_user,
-            jsonb_build_object('message_id', m.id, 'emoji', x.emoji,
-                'user_id', p_user, 'username', v_name))));
+        m.room_id, 'reaction-added', p_user, jsonb_build_object('message_id', m.id,
+            'emoji', x.emoji, 'user_id', p_user, 'username', v_name));
 END;
 $$;
 
@@ -645,31 +600,22 @@ BEGIN
     IF NOT FOUND THEN
         RETURN chat.err(404, 'not_found', 'Reaction not found');
     END IF;
-    RETURN chat.ok(200, '{"status":"removed"}',
-        jsonb_build_array(chat.emit(m.room_id, 'reaction-removed', p_user,
-            jsonb_build_object('message_id', m.id, 'emoji', p_emoji, 'user_id', p_user))));
+    RETURN chat.ok_emit('{"status":"removed"}', m.room_id, 'reaction-removed', p_user,
+        jsonb_build_object('message_id', m.id, 'emoji', p_emoji, 'user_id', p_user));
 END;
 $$;
 
 -- GET /api/reactions: [{emoji, count, users, has_reacted}], oldest emoji first.
 CREATE FUNCTION chat.reactions_of(p_msg uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    m chat.messages;
-    denied chat.reply;
-BEGIN
-    SELECT * INTO m FROM chat.messages WHERE id = p_msg;
-    denied := chat.message_access(m, p_user, p_admin, false);
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, coalesce((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji,
-            'count', g.n, 'users', g.users, 'has_reacted', g.mine) ORDER BY g.first, g.emoji)
-        FROM (SELECT x.emoji, count(*) AS n, min(x.created_at) AS first,
-                     jsonb_agg(chat.username_or_empty(x.user_id) ORDER BY x.created_at, x.user_id) AS users,
-                     bool_or(x.user_id = p_user) AS mine
-              FROM chat.reactions x WHERE x.message_id = m.id GROUP BY x.emoji) g), '[]'));
-END;
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.message_readable(p_msg, p_user, p_admin), chat.ok_list(
+        (SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n,
+            'users', g.users, 'has_reacted', g.mine) ORDER BY g.first, g.emoji)
+         FROM (SELECT x.emoji, count(*) AS n, min(x.created_at) AS first,
+                      jsonb_agg(chat.username_or_empty(x.user_id)
+                          ORDER BY x.created_at, x.user_id) AS users,
+                      bool_or(x.user_id = p_user) AS mine
+               FROM chat.reactions x WHERE x.message_id = p_msg GROUP BY x.emoji) g)));
 $$;
 
 -- ------------------------------------------------------------ pins
@@ -682,13 +628,9 @@ DECLARE
     m chat.messages;
     denied chat.reply;
     p chat.pins;
-    body jsonb;
 BEGIN
     SELECT * INTO m FROM chat.messages WHERE id = p_msg FOR SHARE;
-    IF FOUND AND p_room IS NOT NULL AND p_room <> m.room_id THEN
-        RETURN chat.err(400, 'invalid_request', 'Room mismatch');
-    END IF;
-    denied := chat.message_access(m, p_user, p_admin, true);
+    denied := chat.message_access(m, p_user, p_admin, true, p_room);
     IF denied.status IS NOT NULL THEN
         RETURN denied;
     ELSIF chat.actor_rank(m.room_id, p_user, p_admin) < 2 THEN
@@ -699,9 +641,7 @@ BEGIN
     IF p.id IS NULL THEN
         RETURN chat.err(409, 'conflict', 'Message is already pinned');
     END IF;
-    body := chat.pin_json(p);
-    RETURN chat.ok(200, body,
-        jsonb_build_array(chat.emit(m.room_id, 'message-pinned', p_user, body)));
+    RETURN chat.ok_emit(chat.pin_json(p), m.room_id, 'message-pinned', p_user);
 END;
 $$;
 
@@ -709,12 +649,9 @@ $$;
 CREATE FUNCTION chat.pin_remove(p_pin uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
 LANGUAGE plpgsql AS $$
 DECLARE
-    p chat.pins;
-    denied chat.reply;
+    p chat.pins := (SELECT p FROM chat.pins p WHERE p.id = p_pin);
+    denied chat.reply := chat.room_access(p.room_id, p_user, p_admin, 'Pin');
 BEGIN
-    SELECT * INTO p FROM chat.pins WHERE id = p_pin;
-    denied := CASE WHEN p.id IS NULL THEN chat.err(404, 'not_found', 'Pin not found')
-        ELSE chat.room_access(p.room_id, p_user, p_admin, 'Pin') END;
     IF denied.status IS NOT NULL THEN
         RETURN denied;
     ELSIF chat.actor_rank(p.room_id, p_user, p_admin) < 2 THEN
@@ -724,24 +661,17 @@ BEGIN
     IF NOT FOUND THEN
         RETURN chat.err(404, 'not_found', 'Pin not found');
     END IF;
-    RETURN chat.ok(200, '{"status":"unpinned"}',
-        jsonb_build_array(chat.emit(p.room_id, 'message-unpinned', p_user,
-            jsonb_build_object('id', p.id, 'message_id', p.message_id))));
+    RETURN chat.ok_emit('{"status":"unpinned"}', p.room_id, 'message-unpinned', p_user,
+        jsonb_build_object('id', p.id, 'message_id', p.message_id));
 END;
 $$;
 
 -- GET /api/pinnedmessages: the room's pins, newest first.
 CREATE FUNCTION chat.pins_of(p_room uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    denied chat.reply := chat.room_access(p_room, p_user, p_admin, 'Room');
-BEGIN
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, coalesce((SELECT jsonb_agg(chat.pin_json(p) ORDER BY p.created_at DESC, p.id)
-        FROM chat.pins p WHERE p.room_id = p_room), '[]'));
-END;
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.room_access(p_room, p_user, p_admin, 'Room'), chat.ok_list(
+        (SELECT jsonb_agg(chat.pin_json(p) ORDER BY p.created_at DESC, p.id)
+         FROM chat.pins p WHERE p.room_id = p_room)));
 $$;
 
 -- ------------------------------------------------------------ threads
@@ -754,13 +684,9 @@ DECLARE
     m chat.messages;
     denied chat.reply;
     t chat.threads;
-    body jsonb;
 BEGIN
     SELECT * INTO m FROM chat.messages WHERE id = p_parent FOR SHARE;
-    IF FOUND AND p_room <> m.room_id THEN
-        RETURN chat.err(400, 'invalid_request', 'Room mismatch');
-    END IF;
-    denied := chat.message_access(m, p_user, false, true);
+    denied := chat.message_access(m, p_user, false, true, p_room);
     IF denied.status IS NOT NULL THEN
         RETURN denied;
     END IF;
@@ -773,9 +699,7 @@ BEGIN
         INSERT INTO chat.thread_messages (thread_id, user_id, content)
         VALUES (t.id, p_user, p_content);
     END IF;
-    body := chat.thread_json(t);
-    RETURN chat.ok(200, body,
-        jsonb_build_array(chat.emit(m.room_id, 'thread-created', p_user, body)));
+    RETURN chat.ok_emit(chat.thread_json(t), m.room_id, 'thread-created', p_user);
 END;
 $$;
 
@@ -783,33 +707,19 @@ $$;
 CREATE FUNCTION chat.thread_get(p_thread uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    t chat.threads;
-    denied chat.reply;
+    t chat.threads := (SELECT t FROM chat.threads t WHERE t.id = p_thread);
 BEGIN
-    SELECT * INTO t FROM chat.threads WHERE id = p_thread;
-    denied := CASE WHEN t.id IS NULL THEN chat.err(404, 'not_found', 'Thread not found')
-        ELSE chat.room_access(t.room_id, p_user, p_admin, 'Thread') END;
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, chat.thread_json(t));
+    RETURN coalesce(chat.room_access(t.room_id, p_user, p_admin, 'Thread'),
+        chat.ok(200, chat.thread_json(t)));
 END;
 $$;
 
 -- GET /api/threads: the threads of a message (at most one), each with
 -- message_count (live messages) and last_message (or null).
 CREATE FUNCTION chat.threads_of(p_msg uuid, p_user uuid, p_admin boolean) RETURNS chat.reply
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    m chat.messages;
-    denied chat.reply;
-BEGIN
-    SELECT * INTO m FROM chat.messages WHERE id = p_msg;
-    denied := chat.message_access(m, p_user, p_admin, false);
-    IF denied.status IS NOT NULL THEN
-        RETURN denied;
-    END IF;
-    RETURN chat.ok(200, coalesce((SELECT jsonb_agg(jsonb_build_object('id', t.id,
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.message_readable(p_msg, p_user, p_admin), chat.ok_list(
+        (SELECT jsonb_agg(jsonb_build_object('id', t.id,
             'room_id', t.room_id, 'parent_id', t.parent_id, 'created_by', t.created_by,
             'created_at', chat.rfc3339(t.created_at),
             'message_count', (SELECT count(*) FROM chat.thread_messages x
@@ -817,8 +727,7 @@ BEGIN
             'last_message', (SELECT chat.thread_message_json(x) FROM chat.thread_messages x
                              WHERE x.thread_id = t.id AND NOT x.is_deleted
                              ORDER BY x.n DESC LIMIT 1)) ORDER BY t.created_at)
-        FROM chat.threads t WHERE t.parent_id = m.id), '[]'));
-END;
+         FROM chat.threads t WHERE t.parent_id = p_msg)));
 $$;
 
 -- POST /api/thread/message: members of the thread's room.
@@ -828,19 +737,15 @@ DECLARE
     t chat.threads;
     denied chat.reply;
     x chat.thread_messages;
-    body jsonb;
 BEGIN
     SELECT * INTO t FROM chat.threads WHERE id = p_thread FOR SHARE;
-    denied := CASE WHEN t.id IS NULL THEN chat.err(404, 'not_found', 'Thread not found')
-        ELSE chat.room_access(t.room_id, p_user, false, 'Thread') END;
+    denied := chat.room_access(t.room_id, p_user, false, 'Thread');
     IF denied.status IS NOT NULL THEN
         RETURN denied;
     END IF;
     INSERT INTO chat.thread_messages (thread_id, user_id, content)
     VALUES (t.id, p_user, p_content) RETURNING * INTO x;
-    body := chat.thread_message_json(x);
-    RETURN chat.ok(200, body,
-        jsonb_build_array(chat.emit(t.room_id, 'thread-message', p_user, body)));
+    RETURN chat.ok_emit(chat.thread_message_json(x), t.room_id, 'thread-message', p_user);
 END;
 $$;
 
@@ -851,10 +756,6 @@ CREATE FUNCTION chat.thread_message_lock(p_id uuid, p_user uuid, p_admin boolean
 LANGUAGE plpgsql AS $$
 BEGIN
     SELECT tm.* INTO x FROM chat.thread_messages tm WHERE tm.id = p_id FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        err := chat.err(404, 'not_found', 'Thread message not found');
-        RETURN;
-    END IF;
     SELECT t.room_id INTO room FROM chat.threads t WHERE t.id = x.thread_id;
     err := chat.room_access(room, p_user, p_admin, 'Thread message');
 END;
@@ -864,53 +765,35 @@ $$;
 CREATE FUNCTION chat.thread_message_update(p_id uuid, p_user uuid, p_content text)
 RETURNS chat.reply LANGUAGE plpgsql AS $$
 DECLARE
-    l record;
-    x chat.thread_messages;
-    body jsonb;
+    l record := chat.thread_message_lock(p_id, p_user, false);
+    x chat.thread_messages := l.x;
+    denied chat.reply := coalesce(l.err,
+        chat.edit_denied(l.room, p_user, x.user_id, x.is_deleted));
 BEGIN
-    l := chat.thread_message_lock(p_id, p_user, false);
-    IF (l.err).status IS NOT NULL THEN
-        RETURN l.err;
-    END IF;
-    x := l.x;
-    IF x.user_id <> p_user THEN
-        RETURN chat.err(403, 'forbidden', 'You can only edit your own messages');
-    ELSIF x.is_deleted THEN
-        RETURN chat.err(409, 'message_deleted', 'The message has been deleted');
-    ELSIF EXISTS (SELECT 1 FROM chat.room_settings
-                  WHERE room_id = l.room AND NOT allow_message_edits) THEN
-        RETURN chat.err(403, 'edits_disabled', 'Message editing is disabled in this room');
+    IF denied.status IS NOT NULL THEN
+        RETURN denied;
     END IF;
     UPDATE chat.thread_messages SET content = p_content, is_edited = true, updated_at = now()
     WHERE id = x.id RETURNING * INTO x;
-    body := chat.thread_message_json(x);
-    RETURN chat.ok(200, body,
-        jsonb_build_array(chat.emit(l.room, 'thread-message-updated', p_user, body)));
+    RETURN chat.ok_emit(chat.thread_message_json(x), l.room, 'thread-message-updated', p_user);
 END;
 $$;
 
 -- DELETE /api/thread/message/delete: the author, or a moderator and up.
 CREATE FUNCTION chat.thread_message_delete(p_id uuid, p_user uuid, p_admin boolean)
-RETURNS chat.reply
-LANGUAGE plpgsql AS $$
+RETURNS chat.reply LANGUAGE plpgsql AS $$
 DECLARE
-    l record;
-    x chat.thread_messages;
+    l record := chat.thread_message_lock(p_id, p_user, p_admin);
+    x chat.thread_messages := l.x;
+    early chat.reply := coalesce(l.err,
+        chat.delete_check(l.room, p_user, p_admin, x.user_id, x.is_deleted));
 BEGIN
-    l := chat.thread_message_lock(p_id, p_user, p_admin);
-    IF (l.err).status IS NOT NULL THEN
-        RETURN l.err;
-    END IF;
-    x := l.x;
-    IF x.user_id <> p_user AND chat.actor_rank(l.room, p_user, p_admin) < 2 THEN
-        RETURN chat.err(403, 'forbidden', 'You can only delete your own messages');
-    ELSIF x.is_deleted THEN
-        RETURN chat.ok(200, '{"status":"deleted"}');
+    IF early.status IS NOT NULL THEN
+        RETURN early;
     END IF;
     UPDATE chat.thread_messages SET content = '', is_deleted = true, updated_at = now()
     WHERE id = x.id;
-    RETURN chat.ok(200, '{"status":"deleted"}',
-        jsonb_build_array(chat.emit(l.room, 'thread-message-deleted', p_user,
-            jsonb_build_object('id', x.id, 'thread_id', x.thread_id, 'room_id', l.room))));
+    RETURN chat.ok_emit('{"status":"deleted"}', l.room, 'thread-message-deleted', p_user,
+        jsonb_build_object('id', x.id, 'thread_id', x.thread_id, 'room_id', l.room));
 END;
 $$;

@@ -161,6 +161,7 @@ def test_slow_mode_429_with_retry_after_and_nothing_written(stack):
     assert body["message"] == "Slow mode is enabled for this room"
     assert body["slow_mode_seconds"] == 30
     assert isinstance(body["retry_after"], int) and 1 <= body["retry_after"] <= 31, body
+    assert r.headers.get("Retry-After") == str(body["retry_after"]), r.headers
     assert message_count(stack, room) == 1
     # Moderators and up are exempt; another member has their own clock.
     send(stack, mod.token, room, "m1")
