@@ -37,6 +37,8 @@ static const struct cfg_opt authd_opts[] = {
 	    hash_threads, "hashing threads; 0 = one fewer than the CPUs"),
 	AUTHD_OPT("passwords", "hash_queue", CFG_INT, "64", 1, 100000, false,
 	    hash_queue, "hashes waiting before sign-ins get 503"),
+	AUTHD_OPT("passwords", "hash_cpus_apart", CFG_BOOL, "yes", 0, 0, false,
+	    hash_cpus_apart, "hashing and authd's threads on separate CPUs"),
 	AUTHD_OPT("passwords", "max_age_days", CFG_INT, "0", 0, 3650, true,
 	    password_max_age_days, "password_expired after this; 0 = never"),
 	AUTHD_OPT("accounts", "first_user_is_admin", CFG_BOOL, "yes", 0, 0, true,
@@ -173,7 +175,7 @@ static const struct svc_def authd_def = {
 int
 main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "--hasher") == 0)
-		return auth_hasher_main(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "--hasher") == 0)
+		return auth_hasher_main(argv[2], argv[3]);
 	return svc_main(argc, argv, &authd_def);
 }

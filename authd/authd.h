@@ -23,6 +23,7 @@ struct authd_conf {
 	long long argon2_memlimit_kib;
 	long long hash_threads;
 	long long hash_queue;
+	bool hash_cpus_apart;
 	bool first_user_is_admin;
 	char *admin_username;
 	char *admin_email;
@@ -60,7 +61,8 @@ enum { AU_ID, AU_USERNAME, AU_EMAIL, AU_DISPLAY, AU_AVATAR, AU_ADMIN,
 /* hasher.c: argon2id in a low-priority child process. */
 struct hasher;
 typedef void (*hasher_fn)(bool ok, const char *hash, void *arg);
-struct hasher *hasher_start(struct event_base *base, int threads, int queue);
+/* apart: keep the hashing threads and authd's on separate CPUs. */
+struct hasher *hasher_start(struct event_base *base, int threads, int queue, bool apart);
 void hasher_stop(struct hasher *h);
 /* Each returns -1 when threads + queue jobs are already in flight (or the
  * child is being restarted); cb runs once otherwise, ok false on failure. */
@@ -68,8 +70,8 @@ int hasher_hash(struct hasher *h, const char *pw, unsigned long long opslimit,
     size_t memlimit, hasher_fn cb, void *arg);
 int hasher_verify(struct hasher *h, const char *pw, const char *hash, hasher_fn cb,
     void *arg);
-/* The child's entry point: "authd --hasher N" with the socket on fd 3. */
-int auth_hasher_main(const char *threads);
+/* The child's entry point: "authd --hasher N CPUS" with the socket on fd 3. */
+int auth_hasher_main(const char *threads, const char *cpus);
 
 /* password.c */
 const char *auth_password_policy(const char *pw);

@@ -8,7 +8,10 @@
  * sets that group's nice to 19 and runs its threads at SCHED_IDLE: it gets
  * the CPU left over, and every request path keeps its latency.
  *
- * authd starts the child by executing itself ("authd --hasher N", the
+ * With CPUs to spare, the child keeps to CPUs of its own and authd's threads
+ * to the others ([passwords] hash_cpus_apart).
+ *
+ * authd starts the child by executing itself ("authd --hasher N CPUS", the
  * socket on fd 3). They exchange fixed-size messages over a SOCK_SEQPACKET
  * pair: each recv is one whole request or reply. N child threads block in
  * recv on the same socket; the parent matches replies to jobs by id.
@@ -16,6 +19,7 @@
  * one starts a second later. */
 #include "authd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -69,6 +73,7 @@ struct hasher_job {
 struct hasher {
 	struct event_base *base;
 	int threads;
+	char cpus[256];			/* the child's CPUs ("3,4"), "" = any */
 	int fd;
 	pid_t pid;
 	struct event *ev, *respawn;
@@ -132,8 +137,26 @@ hasher_thread(void *unused)
 	return NULL;
 }
 
+/* Keeps the child on the CPUs listed ("1,3"), empty: anywhere. */
+static void
+hasher_set_cpus(const char *list)
+{
+	cpu_set_t set;
+	char *end;
+
+	CPU_ZERO(&set);
+	for (const char *p = list; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		long cpu = strtol(p, &end, 10);
+		if (end == p || cpu < 0 || cpu >= CPU_SETSIZE)
+			return;
+		CPU_SET((int)cpu, &set);
+	}
+	if (CPU_COUNT(&set) > 0 && sched_setaffinity(0, sizeof(set), &set) < 0)
+		log_warn("hasher: sched_setaffinity");
+}
+
 int
-auth_hasher_main(const char *threads)
+auth_hasher_main(const char *threads, const char *cpus)
 {
 	int n = atoi(threads);
 	pthread_t t;
@@ -146,6 +169,7 @@ auth_hasher_main(const char *threads)
 	if (getppid() == 1)
 		return 0;
 	hasher_lower_priority();
+	hasher_set_cpus(cpus);
 	for (int i = 1; i < n; i++)
 		if (pthread_create(&t, NULL, hasher_thread, NULL) != 0)
 			log_warn("hasher: pthread_create");
@@ -236,7 +260,7 @@ static void
 hasher_spawn(struct hasher *h)
 {
 	char threads[16], self[64];
-	char *argv[] = { "authd", "--hasher", threads, NULL };
+	char *argv[] = { "authd", "--hasher", threads, h->cpus, NULL };
 	int sv[2], size = HASHER_SNDBUF;
 
 	snprintf(threads, sizeof(threads), "%d", h->threads);
@@ -259,11 +283,54 @@ hasher_spawn(struct hasher *h)
 	h->ev = event_new(h->base, h->fd, EV_READ | EV_PERSIST, hasher_read_cb, h);
 	if (h->ev == NULL || event_add(h->ev, NULL) < 0)
 		fatalx("hasher: cannot watch the hashing process");
-	log_info("hasher: %d thread(s) in process %d", h->threads, (int)h->pid);
+	log_info("hasher: %d thread(s) in process %d, on CPU(s) %s", h->threads,
+	    (int)h->pid, *h->cpus ? h->cpus : "any");
+}
+
+/* Puts every thread of this process on the CPUs in set. */
+static void
+hasher_pin_self(const cpu_set_t *set)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' &&
+		    sched_setaffinity((pid_t)atoi(e->d_name), sizeof(*set), set) < 0)
+			log_warn("hasher: sched_setaffinity of thread %s", e->d_name);
+	if (d != NULL)
+		closedir(d);
+}
+
+/* With more CPUs than hashing threads, the last `threads` CPUs this process
+ * may use go to the child and the others to authd's own threads: a waking
+ * event loop or nng thread then never waits for an argon2 thread to be
+ * preempted (the kernel does that at its next tick, milliseconds later). */
+static void
+hasher_split_cpus(struct hasher *h)
+{
+	cpu_set_t all, mine;
+	int left = h->threads;
+	size_t len = 0;
+
+	if (sched_getaffinity(0, sizeof(all), &all) < 0 || CPU_COUNT(&all) <= h->threads)
+		return;
+	mine = all;
+	for (int cpu = CPU_SETSIZE - 1; cpu >= 0 && left > 0; cpu--) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		CPU_CLR(cpu, &mine);
+		len += (size_t)snprintf(h->cpus + len, sizeof(h->cpus) - len, "%s%d",
+		    len ? "," : "", cpu);
+		if (len >= sizeof(h->cpus))
+			return (void)(h->cpus[0] = '\0');
+		left--;
+	}
+	hasher_pin_self(&mine);
 }
 
 struct hasher *
-hasher_start(struct event_base *base, int threads, int queue)
+hasher_start(struct event_base *base, int threads, int queue, bool apart)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
 
@@ -278,6 +345,8 @@ hasher_start(struct event_base *base, int threads, int queue)
 		fatalx("out of memory");
 	for (int i = h->nslots - 1; i >= 0; i--)
 		h->free_slots[h->nfree++] = i;
+	if (apart)
+		hasher_split_cpus(h);
 	hasher_spawn(h);
 	return h;
 }

@@ -138,7 +138,7 @@ auth_password_init(void)
 	char out[crypto_pwhash_STRBYTES], rnd[33];
 
 	authd.hasher = hasher_start(svc_base(authd.svc), auth_hash_threads(),
-	    (int)authd.conf->hash_queue);
+	    (int)authd.conf->hash_queue, authd.conf->hash_cpus_apart);
 	if (authd.hasher == NULL)
 		return -1;
 	/* A hash of a random password nobody knows, at the configured cost. */

@@ -56,6 +56,14 @@ def test_hasher_is_a_separate_low_priority_process(own_stack):
     # authd's own threads keep normal priority: nothing of the hasher's
     # niceness leaks into the process that answers requests.
     assert os.getpriority(os.PRIO_PROCESS, authd) == 0
+    # With CPUs to spare, hashing and authd's threads never share one.
+    if len(os.sched_getaffinity(0)) > 1:
+        hashing = set().union(*(os.sched_getaffinity(t) for t in tids))
+        serving = set().union(*(os.sched_getaffinity(int(t))
+                                for t in os.listdir(f"/proc/{authd}/task")))
+        assert hashing and serving and not hashing & serving, (hashing, serving)
+        assert f"on CPU(s) {','.join(map(str, sorted(hashing, reverse=True)))}" \
+            in st.log("authd")
     # And it does the work: a registration and a login both hash.
     u = authlib.new_user(st, "hs")
     assert authlib.login(st, u.username).status_code == 200
