@@ -6,6 +6,8 @@
 #include "gatewayd.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -527,10 +529,15 @@ gw_ws_start(struct gw_conn *c)
 {
 	struct gw_ws *ws = c->ws;
 	struct gw *gw = c->gw;
+	int one = 1;
 
 	evtimer_del(c->timer);
 	ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
 	ws->tokens = (double)gw->conf->ws_burst;
+	/* Each frame is a whole message: no waiting for an ACK (Nagle). */
+	if (setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) < 0)
+		log_warn("ws: TCP_NODELAY");
 	/* The 101 leaves through the bufferevent; then frames go through
 	 * ws->out and ws->wev, never ahead of it. */
 	ws->handshaking = true;
