@@ -125,5 +125,8 @@ extern const struct pg_stmt chat_messages_stmts[], chat_threads_stmts[],
  * sql/chat/005_presence.sql): typing indicators and presence. */
 extern const struct svc_routes chat_typing_routes, chat_presence_routes;
 extern const struct pg_stmt chat_typing_stmts[], chat_presence_stmts[];
+/* After a published event env: the author of a chat-message has stopped
+ * typing in its room (user-stopped-typing follows when they were). */
+void chat_typing_after(const cJSON *env);
 
 #endif

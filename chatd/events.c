@@ -86,8 +86,10 @@ chat_publish_column(const PGresult *res, int col)
 			continue;
 		o = json_parse_exact(env, strlen(env));
 		room = cJSON_GetObjectItemCaseSensitive(o, "room_id");
-		if (cJSON_IsString(room))
-			chat_publish(room->valuestring, env);
+		if (cJSON_IsString(room)) {
+			chat_publish_obj(room->valuestring, o);
+			chat_typing_after(o);
+		}
 		cJSON_Delete(o);
 	}
 }

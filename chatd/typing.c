@@ -85,6 +85,45 @@ typing_ok(struct svc_op *op)
 	svc_op_done(op, 200, o);
 }
 
+/* A message ends its author's typing: who, and their name for the event. */
+struct typing_sent {
+	char room[UUID_STRLEN + 1];
+	char user[UUID_STRLEN + 1];
+	char *username;
+};
+
+static void
+typing_sent_cb(const struct chat_store_res *res, void *arg)
+{
+	struct typing_sent *t = arg;
+
+	if (res != NULL && res->flag)
+		typing_publish(false, t->room, t->user, t->username);
+	free(t->username);
+	free(t);
+}
+
+void
+chat_typing_after(const cJSON *env)
+{
+	const char *type = json_str(env, "type"), *room = json_str(env, "room_id");
+	const char *user = json_str(env, "user_id");
+	const char *name = json_str(cJSON_GetObjectItemCaseSensitive(env, "payload"), "username");
+	struct typing_sent *t;
+
+	if (type == NULL || strcmp(type, "chat-message") != 0 || room == NULL ||
+	    user == NULL || !uuid_valid(room) || !uuid_valid(user) ||
+	    (t = calloc(1, sizeof(*t))) == NULL)
+		return;
+	if ((t->username = strdup(name ? name : "")) == NULL) {
+		free(t);
+		return;
+	}
+	valid_uuid_lower(t->room, room);
+	valid_uuid_lower(t->user, user);
+	chat_store_typing_stop(t->room, t->user, typing_sent_cb, t);
+}
+
 /* ------------------------------------------------------------ start, stop */
 
 static void

@@ -342,3 +342,42 @@ def test_two_clients_see_every_event_type_in_order(stack):
         assert joined and joined[0]["payload"]["user_id"] == mod.id
         await so.close(), await sm.close()
     run(go())
+
+
+def test_sending_a_message_ends_its_authors_typing(stack):
+    """Whoever sends a message has stopped typing: the room gets
+    user-stopped-typing right after the chat-message, and the typing list
+    no longer has them. A sender who was not typing causes no such event."""
+    from authlib import get, post
+
+    a, b = real_user(stack, "tya"), real_user(stack, "tyb")
+    room = room_with(stack, a, b)
+
+    async def go():
+        sb = await Sock.open(stack, b, ephemeral=True)
+        await sb.subscribe(room)
+        assert (await asyncio.to_thread(post, stack, "/api/typing/start", {"room_id": room},
+                                        token=a.token)).status_code == 200
+        await sb.expect("user-typing")
+        m = await asyncio.to_thread(send, stack, a.token, room, "done typing")
+        frames = [f for f in await sb.until(lambda f: f["type"] == "user-stopped-typing")
+                  if f["type"] != "presence-update"]
+        assert [f["type"] for f in frames] == ["chat-message", "user-stopped-typing"], frames
+        assert frames[0]["payload"] == m
+        stopped = frames[1]
+        assert stopped["user_id"] == a.id and stopped["payload"] == {
+            "user_id": a.id, "username": a.username}
+        typing = await asyncio.to_thread(get, stack, "/api/typing/users", token=b.token,
+                                         params={"room_id": room})
+        assert typing.json() == []
+        await asyncio.to_thread(send, stack, a.token, room, "again")
+        await sb.expect("chat-message")
+        sb.keep_ephemeral = False          # presence may come and go; typing may not
+        try:
+            f = await sb.next(0.5)
+        except asyncio.TimeoutError:
+            f = None
+        assert f is None, f
+        assert not [e for e in sb.ephemeral if e["type"] == "user-stopped-typing"]
+        await sb.close()
+    run(go())
