@@ -39,3 +39,60 @@ wrk_parse() {
 	END { printf "%d %.*f %.3f %.3f %d %d\n", req, dec, rps, p50, p99, non2xx, se }
 	' "$1"
 }
+
+# BIN_DIR from a directory argument, with the four daemons in it.
+bench_bin_dir() {	# dir
+	[ -d "$1" ] || die "no directory $1 (run make)"
+	BIN_DIR=$(cd "$1" && pwd)
+	local b
+	for b in gatewayd authd chatd voiced; do
+		[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (run make)"
+	done
+}
+
+# Ends a process this script started: TERM, then KILL after 5 s.
+stop_pid() {	# pid (empty: nothing)
+	local pid=$1
+	[ -n "$pid" ] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# The end of every run, whatever happened: after a failure the last lines
+# of the named daemons' logs, then the stack down (its cluster too, unless
+# BENCH_KEEP=1) and the temp directory removed (or kept). Uses ROOT, TMP,
+# RUN_DIR, KEEP and STACK_STARTED.
+bench_finish() {	# rc daemon...
+	local rc=$1 d
+	shift
+	if [ "$STACK_STARTED" = 1 ] && [ -d "$RUN_DIR" ]; then
+		if [ "$rc" != 0 ]; then
+			for d in "$@"; do
+				[ -f "$RUN_DIR/log/$d.log" ] || continue
+				note "last lines of $d.log:"
+				tail -n 20 "$RUN_DIR/log/$d.log" >&2 || true
+			done
+		fi
+		# --purge also removes the cluster when stack.sh put it in /var/tmp.
+		local purge=(--purge)
+		[ "$KEEP" = 1 ] && purge=()
+		"$ROOT/scripts/stack.sh" down "$RUN_DIR" "${purge[@]}" >/dev/null 2>&1 ||
+			note "stack.sh down $RUN_DIR failed"
+	fi
+	if [ "$KEEP" = 1 ]; then
+		note "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+
+# cleanup (the script's own) on exit, Ctrl-C and TERM.
+bench_traps() {
+	trap cleanup EXIT
+	trap 'note interrupted; exit 130' INT
+	trap 'exit 143' TERM
+}

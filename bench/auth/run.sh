@@ -57,11 +57,7 @@ KEEP=${BENCH_KEEP:-0}
 . "$ROOT/bench/lib.sh"
 
 [ $# = 1 ] || die "usage: bench/auth/run.sh BIN_DIR"
-[ -d "$1" ] || die "no directory $1"
-BIN_DIR=$(cd "$1" && pwd)
-for b in gatewayd authd chatd voiced; do
-	[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (run make)"
-done
+bench_bin_dir "$1"
 for c in wrk curl "$CC" "$PY"; do
 	command -v "$c" >/dev/null || die "$c is missing (apt-get install wrk curl gcc)"
 done
@@ -82,33 +78,12 @@ cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
 	for pid in "${BG_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		stop_pid "$pid"
 	done
-	if [ "$STACK_STARTED" = 1 ] && [ -d "$RUN_DIR" ]; then
-		if [ "$rc" != 0 ]; then
-			for d in gatewayd authd; do
-				[ -f "$RUN_DIR/log/$d.log" ] || continue
-				note "last lines of $d.log:"
-				tail -n 20 "$RUN_DIR/log/$d.log" >&2 || true
-			done
-		fi
-		# --purge also removes the cluster when stack.sh put it in /var/tmp.
-		local purge=(--purge)
-		[ "$KEEP" = 1 ] && purge=()
-		"$ROOT/scripts/stack.sh" down "$RUN_DIR" "${purge[@]}" >/dev/null 2>&1 ||
-			note "stack.sh down $RUN_DIR failed"
-	fi
-	if [ "$KEEP" = 1 ]; then
-		note "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
+	bench_finish "$rc" gatewayd authd
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'note interrupted; exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 
 

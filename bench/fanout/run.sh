@@ -65,12 +65,7 @@ PERF=${BENCH_PERF:-0}
 . "$ROOT/bench/lib.sh"
 
 [ $# -le 1 ] || die "usage: bench/fanout/run.sh [BIN_DIR]"
-BIN=${1:-$ROOT/build/rel/bin}
-[ -d "$BIN" ] || die "no directory $BIN (run make)"
-BIN_DIR=$(cd "$BIN" && pwd)
-for b in gatewayd authd chatd voiced; do
-	[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (run make)"
-done
+bench_bin_dir "${1:-$ROOT/build/rel/bin}"
 for c in "$CC" node npm curl taskset "$PY"; do
 	command -v "$c" >/dev/null || die "$c is missing (apt-get install gcc nodejs npm curl util-linux)"
 done
@@ -94,47 +89,16 @@ PEER_PID=
 WSLOAD_PID=
 PERF_PID=
 
-stop_pid() {	# pid: TERM, then KILL after 5 s
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	stop_pid "$WSLOAD_PID"
 	stop_pid "$PEER_PID"
 	stop_pid "$PERF_PID"
-	if [ "$STACK_STARTED" = 1 ] && [ -d "$RUN_DIR" ]; then
-		if [ "$rc" != 0 ]; then
-			for d in gatewayd chatd; do
-				[ -f "$RUN_DIR/log/$d.log" ] || continue
-				note "last lines of $d.log:"
-				tail -n 20 "$RUN_DIR/log/$d.log" >&2 || true
-			done
-		fi
-		# --purge also removes the cluster when stack.sh put it in /var/tmp.
-		local purge=(--purge)
-		[ "$KEEP" = 1 ] && purge=()
-		"$ROOT/scripts/stack.sh" down "$RUN_DIR" "${purge[@]}" >/dev/null 2>&1 ||
-			note "stack.sh down $RUN_DIR failed"
-	fi
-	if [ "$KEEP" = 1 ]; then
-		note "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
+	bench_finish "$rc" gatewayd chatd
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'note interrupted; exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # Waits until gatewayd and chatd are idle (under 3 ticks in 0.5 s, at most
 # 60 s): connects and disconnects leave chatd presence calls to work through.

@@ -43,11 +43,7 @@ KEEP=${BENCH_KEEP:-0}
 . "$ROOT/bench/lib.sh"
 
 [ $# = 1 ] || die "usage: bench/http/run.sh BIN_DIR"
-[ -d "$1" ] || die "no directory $1"
-BIN_DIR=$(cd "$1" && pwd)
-for b in gatewayd authd chatd voiced; do
-	[ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing (run make)"
-done
+bench_bin_dir "$1"
 for c in wrk taskset curl "$NGINX" "$PY"; do
 	command -v "$c" >/dev/null || die "$c is missing (apt-get install wrk nginx-light util-linux curl)"
 done
@@ -65,42 +61,14 @@ mkdir -p "$NGX_DIR" "$OUT"
 NGX_PID=
 STACK_STARTED=0
 
-stop_nginx() {
-	[ -n "$NGX_PID" ] || return 0
-	if kill -0 "$NGX_PID" 2>/dev/null; then
-		kill -TERM "$NGX_PID" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$NGX_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$NGX_PID" 2>/dev/null && kill -KILL "$NGX_PID" 2>/dev/null
-	fi
-	wait "$NGX_PID" 2>/dev/null || true
-	NGX_PID=
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	stop_nginx
-	if [ "$STACK_STARTED" = 1 ] && [ -d "$RUN_DIR" ]; then
-		if [ "$rc" != 0 ] && [ -f "$RUN_DIR/log/gatewayd.log" ]; then
-			note "last lines of gatewayd.log:"
-			tail -n 20 "$RUN_DIR/log/gatewayd.log" >&2 || true
-		fi
-		# --purge also removes the cluster when stack.sh put it in /var/tmp.
-		local purge=(--purge)
-		[ "$KEEP" = 1 ] && purge=()
-		"$ROOT/scripts/stack.sh" down "$RUN_DIR" "${purge[@]}" >/dev/null 2>&1 ||
-			note "stack.sh down $RUN_DIR failed"
-	fi
-	if [ "$KEEP" = 1 ]; then
-		note "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
+	stop_pid "$NGX_PID"
+	bench_finish "$rc" gatewayd
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'note interrupted; exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 
 
