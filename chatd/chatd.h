@@ -74,9 +74,6 @@ void chat_call(struct svc_request *r, const char *stmt, const char *const *param
 void chat_op_call(struct svc_op *op, const char *stmt, const char *const *params);
 
 /* events.c */
-/* Publishes one event envelope (the JSON text chat.emit returned) on
- * room.<room_id>. NULL or "" does nothing. */
-void chat_publish(const char *room_id, const char *envelope);
 /* Publishes an ephemeral event on room.<room>: {type, room_id, user_id,
  * target_user_id (nil), payload (copied; omitted when NULL), timestamp},
  * without a seq and not kept in chat.events (typing, presence, relays). */

@@ -38,21 +38,6 @@ chat_publish_obj(const char *room_id, const cJSON *env)
 }
 
 void
-chat_publish(const char *room_id, const char *envelope)
-{
-	cJSON *o;
-
-	if (envelope == NULL || *envelope == '\0')
-		return;
-	if ((o = json_parse_exact(envelope, strlen(envelope))) == NULL) {
-		log_warnx("events: unreadable envelope for room %s", room_id);
-		return;
-	}
-	chat_publish_obj(room_id, o);
-	cJSON_Delete(o);
-}
-
-void
 chat_publish_ephemeral(const char *type, const char *room, const char *user,
     const cJSON *payload)
 {

@@ -174,11 +174,17 @@ def test_unsubscribe_stops_events(stack):
     a, b = token_user(stack), token_user(stack)
     room = room_with(stack, a, b)
 
+    def ws_rooms():
+        return stack.get("/info").json()["ws_rooms"]
+
     async def go():
         sb = await Sock.open(stack, b)
+        before = await asyncio.to_thread(ws_rooms)
         await sb.subscribe(room)
+        assert await asyncio.to_thread(ws_rooms) == before + 1
         await sb.send(type="unsubscribe", room_id=room)
         assert await sb.expect("unsubscribed", room)
+        assert await asyncio.to_thread(ws_rooms) == before
         await asyncio.to_thread(send, stack, a.token, room, "not for b")
         await sb.silent()
         await sb.close()
