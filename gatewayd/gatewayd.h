@@ -71,6 +71,7 @@ struct gw_upstream {
 	bool fetching;
 	bool routes_loaded;
 	int nroutes;
+	unsigned sub_connects;		/* ipc_sub_connects, last seen */
 };
 
 /* The verified caller of a request (auth.c). */
@@ -282,6 +283,9 @@ void gw_hub_drop(struct gw_ws *ws);
 /* The socket's queue drained: paused catch-ups go on. */
 void gw_hub_writable(struct gw_ws *ws);
 void gw_hub_event(const char *topic, const cJSON *env);
+/* chatd's events (re)connected: every room reads what it may have missed. */
+void gw_hub_resync(void);
+/* Rooms with at least one socket subscribed here (/info, /status). */
 int gw_hub_rooms(void);
 
 /* presence.c: sockets per user here; first and last tell chatd. */

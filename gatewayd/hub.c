@@ -578,11 +578,13 @@ gw_room_fill_cb(int status, cJSON *body, void *arg)
 	struct gw_room *r = arg;
 	const cJSON *list = status == 200 && cJSON_IsArray(body) ? body : NULL, *env;
 	long long before = r->seq;
+	int n = 0;
 
 	r->fill = NULL;
 	r->busy++;
 	cJSON_ArrayForEach(env, list) {
 		struct gw_frame *f = gw_frame_of_event(env);
+		n++;
 		if (f != NULL && f->seq == r->seq + 1)
 			gw_room_accept(r, f);
 		gw_frame_unref(f);
@@ -597,13 +599,14 @@ gw_room_fill_cb(int status, cJSON *body, void *arg)
 		r->seq = r->pending[0]->seq - 1;
 		gw_room_drain_pending(r);
 	}
-	if (r->npending > 0)
-		gw_room_fill(r);
+	if (r->npending > 0 || n == GW_EVENTS_PAGE)
+		gw_room_fill(r);	/* a gap left, or more to read */
 	r->busy--;
 	gw_room_release(r);
 }
 
-/* Reads the events between r->seq and the first held one from chatd. */
+/* Reads the events after r->seq from chatd: up to the first held one (a
+ * gap), or whatever there is (a resync). */
 static void
 gw_room_fill(struct gw_room *r)
 {
@@ -660,6 +663,18 @@ gw_hub_event(const char *topic, const cJSON *env)
 	gw_room_drain_pending(r);
 	r->busy--;
 	gw_room_release(r);
+}
+
+/* Events published while gatewayd was not connected to chatd's PUB socket
+ * (at start, or across a chatd restart) never arrive; a later event shows
+ * the gap, but nothing shows the missing last ones. So on every connection
+ * each room reads the events after its seq, as for a gap. */
+void
+gw_hub_resync(void)
+{
+	for (int i = 0; i < GW_HUB_BUCKETS; i++)
+		for (struct gw_room *r = gw_rooms[i]; r != NULL; r = r->hnext)
+			gw_room_fill(r);
 }
 
 int

@@ -133,6 +133,14 @@ gw_upstream_tick_cb(evutil_socket_t fd, short what, void *arg)
 	gw_presence_tick(gw);
 	for (int i = 0; i < GW_NUPSTREAMS; i++) {
 		struct gw_upstream *u = &gw->up[i];
+		unsigned connects = ipc_sub_connects(u->sub);
+
+		/* chatd's reads go through its REQ socket: resync once it is up. */
+		if (connects != u->sub_connects && (i != GW_CHATD || gw_upstream_up(u))) {
+			u->sub_connects = connects;
+			if (i == GW_CHATD)
+				gw_hub_resync();
+		}
 		if (!u->routes_loaded || (*u->seen_instance != '\0' &&
 		    strcmp(u->seen_instance, u->instance) != 0))
 			gw_upstream_fetch_routes(u);

@@ -674,7 +674,18 @@ struct ipc_sub {
 	struct event *ev;
 	ipc_event_fn fn;
 	void *arg;
+	atomic_uint connects;		/* connections made to the publisher */
 };
+
+/* nng's thread: counts the connections made. */
+static void
+ipc_sub_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct ipc_sub *sub = arg;
+	(void)p, (void)ev;
+
+	atomic_fetch_add(&sub->connects, 1);
+}
 
 static void
 ipc_sub_deliver(struct ipc_sub *sub, nng_msg *m)
@@ -717,10 +728,18 @@ ipc_sub_open(struct event_base *base, const char *url, ipc_event_fn fn, void *ar
 	if ((rv = nng_sub0_open(&sub->sock)) != 0)
 		fatalx("ipc: sub socket: %s", nng_strerror(rv));
 	ipc_socket_tuning(sub->sock);
+	if (nng_pipe_notify(sub->sock, NNG_PIPE_EV_ADD_POST, ipc_sub_pipe_cb, sub) != 0)
+		fatalx("ipc: cannot watch connections to %s", url);
 	if ((rv = nng_dial(sub->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
 		fatalx("ipc: cannot dial %s: %s", url, nng_strerror(rv));
 	sub->ev = ipc_watch(base, sub->sock, ipc_sub_readable_cb, sub);
 	return sub;
+}
+
+unsigned
+ipc_sub_connects(struct ipc_sub *sub)
+{
+	return atomic_load(&sub->connects);
 }
 
 int

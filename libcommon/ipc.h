@@ -83,6 +83,9 @@ void ipc_pub_close(struct ipc_pub *pub);
 struct ipc_sub *ipc_sub_open(struct event_base *base, const char *url,
     ipc_event_fn fn, void *arg);
 int ipc_sub_subscribe(struct ipc_sub *sub, const char *prefix);
+/* How many times a connection to the publisher was made: a change means
+ * events published while it was being made may have been missed. */
+unsigned ipc_sub_connects(struct ipc_sub *sub);
 void ipc_sub_close(struct ipc_sub *sub);
 
 #endif

@@ -191,3 +191,25 @@ def test_message_rate_limit_then_close(st):
                 await asyncio.wait_for(ws.recv(), 5)
         assert e.value.code == 1008
     run(go())
+
+
+def test_events_missed_across_a_chatd_restart_arrive_without_a_later_one(st):
+    """An event chatd committed but never published (it died first) reaches
+    subscribers once gatewayd is connected to the new chatd, even when no
+    later event comes to show the gap."""
+    a, b = token_user(st), token_user(st)
+    room = room_with(st, a, b)
+
+    async def go():
+        sb = await Sock.open(st, b)
+        seq = await sb.subscribe(room)
+        pg_rows(st, "SELECT chat.emit(%s, 'room-note', %s, '{\"note\": \"never published\"}')",
+                (room, a.id))
+        await asyncio.to_thread(st.restart, "chatd")
+        f = await sb.expect("room-note", timeout=20)
+        assert f["seq"] == seq + 1 and f["payload"] == {"note": "never published"}
+        m = await asyncio.to_thread(send, st, a.token, room, "after the restart")
+        f = await sb.expect("chat-message")
+        assert f["seq"] == seq + 2 and f["payload"] == m
+        await sb.close()
+    run(go(), timeout=60)
