@@ -91,6 +91,13 @@ class Sock:
         await self.ws.close()
 
 
+def emit_unpublished(stack, room_id, user_id, note):
+    """An event chatd would have written but never published (as when it
+    dies between commit and publish): a room-note with payload {note}."""
+    pg_rows(stack, "SELECT chat.emit(%s, 'room-note', %s, %s::jsonb)",
+            (room_id, user_id, json.dumps({"note": note})))
+
+
 def chat_messages(frames, room_id=None):
     return [f for f in frames if f["type"] == "chat-message" and
             (room_id is None or f["room_id"] == room_id)]
@@ -229,8 +236,7 @@ def test_a_gap_in_published_events_is_filled_from_chatd(stack):
     async def go():
         sb = await Sock.open(stack, b)
         seq = await sb.subscribe(room)
-        pg_rows(stack, "SELECT chat.emit(%s, 'room-note', %s, '{\"note\": \"unpublished\"}')",
-                (room, a.id))
+        emit_unpublished(stack, room, a.id, "unpublished")
         m = await asyncio.to_thread(send, stack, a.token, room, "after the gap")
         frames = await sb.until(lambda f: f["type"] == "chat-message")
         assert [(f["type"], f["seq"]) for f in frames] == [

@@ -17,7 +17,7 @@ import websockets
 from authlib import client_ip, pg_rows  # noqa: F401
 from chatlib import room_with, send, send_raw, token_user
 from stacklib import wait_until
-from test_chat_ws import Sock, chat_messages, run, ws_url
+from test_chat_ws import Sock, chat_messages, emit_unpublished, run, ws_url
 
 WS_LIMITS = """
 [ws]
@@ -203,8 +203,7 @@ def test_events_missed_across_a_chatd_restart_arrive_without_a_later_one(st):
     async def go():
         sb = await Sock.open(st, b)
         seq = await sb.subscribe(room)
-        pg_rows(st, "SELECT chat.emit(%s, 'room-note', %s, '{\"note\": \"never published\"}')",
-                (room, a.id))
+        emit_unpublished(st, room, a.id, "never published")
         await asyncio.to_thread(st.restart, "chatd")
         f = await sb.expect("room-note", timeout=20)
         assert f["seq"] == seq + 1 and f["payload"] == {"note": "never published"}
