@@ -4,10 +4,7 @@ killed hasher is replaced, and a full queue answers 503."""
 
 import os
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 import authlib
 from stacklib import pid_running, wait_until

@@ -6,11 +6,11 @@ the same events."""
 import asyncio
 import json
 
-import pytest
 import websockets
 
-from authlib import ExtraGatewayd, client_ip, pg_rows  # noqa: F401
-from chatlib import join, kick, leave, new_room, real_user, room_with, send, token_user
+from authlib import ExtraGatewayd, client_ip, get, pg_rows, post, put, request  # noqa: F401
+from chatlib import (join, kick, leave, new_room, real_user, room_with, send, set_role,
+                     token_user)
 
 WAIT_S = 5
 
@@ -289,9 +289,6 @@ def test_two_clients_see_every_event_type_in_order(stack):
     """Every persisted event type reaches both subscribers, with the REST
     answer as its payload where the reference has one, seq by seq; the
     ephemeral ones (typing, presence) arrive without a seq."""
-    from authlib import put, request, post
-    from chatlib import join, set_role
-
     owner, mod = real_user(stack, "evo"), real_user(stack, "evm")
     room = new_room(stack, owner.token)["id"]
 
@@ -360,8 +357,6 @@ def test_sending_a_message_ends_its_authors_typing(stack):
     """Whoever sends a message has stopped typing: the room gets
     user-stopped-typing right after the chat-message, and the typing list
     no longer has them. A sender who was not typing causes no such event."""
-    from authlib import get, post
-
     a, b = real_user(stack, "tya"), real_user(stack, "tyb")
     room = room_with(stack, a, b)
 

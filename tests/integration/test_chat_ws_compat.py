@@ -3,14 +3,13 @@ over the hub - its pre-upgrade checks, chat events in the reference's
 envelope, ping/pong, heartbeat/heartbeat-ack, typing, user-joined /
 user-left to the others, and its error shape."""
 import asyncio
-import json
 
 import pytest
 import websockets
 
 from authlib import client_ip  # noqa: F401
 from chatlib import new_room, room_with, send, token_user
-from test_chat_ws import EPHEMERAL, Sock, run
+from test_chat_ws import Sock, run
 
 NIL = "00000000-0000-0000-0000-000000000000"
 
