@@ -29,6 +29,7 @@ static const struct svc_routes *const chatd_routes[] = {
 	&chat_receipts_routes,
 	&chat_typing_routes,
 	&chat_presence_routes,
+	&chat_dm_routes,
 	NULL
 };
 
@@ -46,6 +47,7 @@ static const struct pg_stmt *const chatd_stmts[] = {
 	chat_receipts_stmts,
 	chat_typing_stmts,
 	chat_presence_stmts,
+	chat_dm_stmts,
 	NULL
 };
 

@@ -3,8 +3,9 @@
  *   chatd.c     options, the daemon definition (routes and statements)
  *   request.c   query-string and body helpers answering 400 themselves
  *   reply.c     the one SQL call of a route and its answer (chat.reply)
- *   events.c    publishing room events; the internal routes gatewayd uses
- *               to subscribe sockets and to resume after a gap
+ *   events.c    publishing room and conversation events; the internal
+ *               routes gatewayd uses to subscribe sockets and to resume
+ *               after a gap
  * Each concern (rooms.c, categories.c, messages.c...) exports its routes
  * and statements as `const struct svc_routes chat_<x>_routes` and
  * `const struct pg_stmt chat_<x>_stmts[]`, listed in chatd.c. */
@@ -43,6 +44,14 @@ bool chat_query_uuid_opt(struct svc_request *r, const char *name,
 /* Query parameter name as an integer in lo..hi; def when absent. */
 bool chat_query_int(struct svc_request *r, const char *name, long lo, long hi,
     long def, long *out);
+/* A page of a list: ?limit= (1..max, def when absent) and at most one of
+ * ?before= and ?after=, message ids; before_p/after_p point into the
+ * struct, or are NULL when absent. */
+struct chat_page {
+	char limit[8], before[UUID_STRLEN + 1], after[UUID_STRLEN + 1];
+	const char *before_p, *after_p;
+};
+bool chat_query_page(struct svc_request *r, long def, long max, struct chat_page *pg);
 /* Body member name as a UUID (valid_member_uuid); *out NULL when absent
  * and not required. */
 bool chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
@@ -79,12 +88,21 @@ void chat_op_call(struct svc_op *op, const char *stmt, const char *const *params
  * without a seq and not kept in chat.events (typing, presence, relays). */
 void chat_publish_ephemeral(const char *type, const char *room, const char *user,
     const cJSON *payload);
+/* The same on dm.<conv> for a conversation's members: {type,
+ * conversation_id, ...} with "to" (a JSON array of user ids, copied), which
+ * gatewayd delivers to and drops (dm-typing). */
+void chat_publish_dm_ephemeral(const char *type, const char *conv, const char *user,
+    const cJSON *payload, const cJSON *to);
 /* Publishes every non-NULL envelope in column col of res (room_id taken
  * from each envelope). */
 void chat_publish_column(const PGresult *res, int col);
 
 extern const struct svc_routes chat_events_routes;
 extern const struct pg_stmt chat_events_stmts[];
+
+/* dm.c: direct messages (sql/chat/006_dm.sql). */
+extern const struct svc_routes chat_dm_routes;
+extern const struct pg_stmt chat_dm_stmts[];
 
 /* rooms.c, members.c, categories.c, roompass.c: rooms, membership, roles,
  * settings and categories. */
@@ -107,6 +125,9 @@ extern const struct pg_stmt chat_rooms_stmts[], chat_members_stmts[],
  * and optional. Answers 400 and returns false when not acceptable. */
 bool chat_content(struct svc_request *r, const cJSON *body, bool required,
     const char **out);
+/* True when e is an acceptable emoji (1-32 bytes of UTF-8 without spaces
+ * or control characters); else answers 400. */
+bool chat_emoji_ok(struct svc_request *r, const char *e);
 /* chat_call_id for a route whose body is {content} (chat_content): calls
  * stmt with the query's UUID name, the caller and the content. */
 void chat_call_id_content(struct svc_request *r, const char *stmt, const char *name);

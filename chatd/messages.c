@@ -64,22 +64,14 @@ chat_content(struct svc_request *r, const cJSON *body, bool required, const char
 static void
 chat_messages_list(struct svc_request *r)
 {
-	char room[UUID_STRLEN + 1], before[UUID_STRLEN + 1], after[UUID_STRLEN + 1];
-	char limit[8];
-	const char *params[6] = { room, r->user_id, chat_admin(r), limit, NULL, NULL };
-	long n;
+	char room[UUID_STRLEN + 1];
+	struct chat_page pg;
+	const char *params[6] = { room, r->user_id, chat_admin(r), pg.limit, NULL, NULL };
 
 	if (!chat_query_uuid(r, "room_id", room) ||
-	    !chat_query_int(r, "limit", 1, CHAT_PAGE_MAX, CHAT_PAGE_DEFAULT, &n) ||
-	    !chat_query_uuid_opt(r, "before", before, &params[4]) ||
-	    !chat_query_uuid_opt(r, "after", after, &params[5]))
+	    !chat_query_page(r, CHAT_PAGE_DEFAULT, CHAT_PAGE_MAX, &pg))
 		return;
-	if (params[4] != NULL && params[5] != NULL) {
-		svc_respond_error(r, 400, "invalid_parameter",
-		    "Give before or after, not both");
-		return;
-	}
-	snprintf(limit, sizeof(limit), "%ld", n);
+	params[4] = pg.before_p, params[5] = pg.after_p;
 	chat_call(r, "chat_messages_list", params);
 }
 

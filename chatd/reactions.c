@@ -18,8 +18,7 @@ const struct pg_stmt chat_reactions_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-/* True when e is an acceptable emoji; else answers 400. */
-static bool
+bool
 chat_emoji_ok(struct svc_request *r, const char *e)
 {
 	if (e == NULL || strlen(e) > CHAT_EMOJI_MAX || strchr(e, ' ') != NULL ||

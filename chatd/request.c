@@ -75,6 +75,23 @@ chat_query_int(struct svc_request *r, const char *name, long lo, long hi, long d
 }
 
 bool
+chat_query_page(struct svc_request *r, long def, long max, struct chat_page *pg)
+{
+	long n;
+
+	if (!chat_query_int(r, "limit", 1, max, def, &n) ||
+	    !chat_query_uuid_opt(r, "before", pg->before, &pg->before_p) ||
+	    !chat_query_uuid_opt(r, "after", pg->after, &pg->after_p))
+		return false;
+	if (pg->before_p != NULL && pg->after_p != NULL) {
+		svc_respond_error(r, 400, "invalid_parameter", "Give before or after, not both");
+		return false;
+	}
+	snprintf(pg->limit, sizeof(pg->limit), "%ld", n);
+	return true;
+}
+
+bool
 chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
     bool required, const char **out)
 {

@@ -5,6 +5,7 @@ cleanly, with no sanitizer report."""
 
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -125,19 +126,32 @@ def ipc_queued(st, daemon):
     return sum(int(line.split()[2]) for line in out.splitlines() if path in line.split())
 
 
+def forwarded_or_answered(st, c):
+    """True once the request sits in voiced's socket, or once gatewayd has
+    answered it (which the caller reports)."""
+    if ipc_queued(st, "voiced") > 0:
+        return True
+    ready, _, _ = select.select([c.sock], [], [], 0)
+    return bool(ready) and c._recv(time.monotonic() + 1)
+
+
 def test_sigterm_gatewayd_finishes_request_in_flight(own_stack):
     """SIGTERM: gatewayd stops accepting at once, lets the request in flight
     finish (voiced is held with SIGSTOP until then), answers it with
     Connection: close, and exits. Then it is started again for what follows."""
     st = own_stack
     gw_pid, voiced_pid = st.pid("gatewayd"), st.pid("voiced")
+    token = st.token()
+    wait_until(status_is(st, "/api/health/voiced", 200), 6, interval=0.2,
+               what="voiced to be up before it is stopped")
     os.kill(voiced_pid, signal.SIGSTOP)
     try:
         with RawConn(st.port, timeout=10) as c:
             c.send(simple_request("POST", "/api/health/voiced/echo?drain=1",
-                                  [f"Authorization: Bearer {st.token()}"], b'{"in":"flight"}'))
-            wait_until(lambda: ipc_queued(st, "voiced") > 0, 3, interval=0.05,
+                                  [f"Authorization: Bearer {token}"], b'{"in":"flight"}'))
+            wait_until(lambda: forwarded_or_answered(st, c), 5, interval=0.05,
                        what="gatewayd to forward the request to voiced")
+            assert not c.buf, f"answered while voiced was stopped: {c.buf[:300]!r}"
             os.kill(gw_pid, signal.SIGTERM)
             wait_until(lambda: not port_open(st.port), 2, interval=0.05,
                        what="gatewayd to stop accepting connections")
