@@ -29,7 +29,13 @@ static const struct svc_routes *const chatd_routes[] = {
 	&chat_receipts_routes,
 	&chat_typing_routes,
 	&chat_presence_routes,
+	&chat_status_routes,
+	&chat_privacy_routes,
 	&chat_dm_routes,
+	&chat_dm_compat_routes,
+	&chat_group_dm_routes,
+	&chat_blocks_routes,
+	&chat_connections_routes,
 	NULL
 };
 
@@ -47,7 +53,13 @@ static const struct pg_stmt *const chatd_stmts[] = {
 	chat_receipts_stmts,
 	chat_typing_stmts,
 	chat_presence_stmts,
+	chat_status_stmts,
+	chat_privacy_stmts,
 	chat_dm_stmts,
+	chat_dm_compat_stmts,
+	chat_group_dm_stmts,
+	chat_blocks_stmts,
+	chat_connections_stmts,
 	NULL
 };
 

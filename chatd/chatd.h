@@ -56,10 +56,19 @@ bool chat_query_page(struct svc_request *r, long def, long max, struct chat_page
  * and not required. */
 bool chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
     bool required, const char **out);
+/* Body member name as one of values (NULL-terminated): *out points into
+ * values, or is NULL when the member is absent (or null) and optional.
+ * Answers 400 missing_parameter / invalid_parameter ("<name> must be one
+ * of ...") and returns false otherwise. */
+bool chat_body_enum(struct svc_request *r, const cJSON *body, const char *name,
+    const char *const *values, bool required, const char **out);
 /* The UUID name from the query string, else from body (which may be NULL)
  * when it has that member; lower-cased into out. */
 bool chat_uuid_param(struct svc_request *r, const cJSON *body, const char *name,
     char out[UUID_STRLEN + 1]);
+/* Calls stmt (chat_call) with the UUID name, from the query or a JSON body
+ * (chat_uuid_param), and the caller. */
+void chat_call_param(struct svc_request *r, const char *stmt, const char *name);
 /* "true" or "false": whether r's caller is a global admin, as a parameter. */
 const char *chat_admin(const struct svc_request *r);
 /* Calls stmt (chat_call) with the query's UUID name, the caller and
@@ -100,9 +109,23 @@ void chat_publish_column(const PGresult *res, int col);
 extern const struct svc_routes chat_events_routes;
 extern const struct pg_stmt chat_events_stmts[];
 
-/* dm.c: direct messages (sql/chat/006_dm.sql). */
-extern const struct svc_routes chat_dm_routes;
-extern const struct pg_stmt chat_dm_stmts[];
+/* dm.c: direct messages (sql/chat/006_dm.sql); dm_compat.c: what
+ * gatewayd's adapter of the reference's DM socket asks. */
+extern const struct svc_routes chat_dm_routes, chat_dm_compat_routes;
+extern const struct pg_stmt chat_dm_stmts[], chat_dm_compat_stmts[];
+
+/* group_dm.c: group DMs (sql/chat/009_group_dm.sql). */
+extern const struct svc_routes chat_group_dm_routes;
+extern const struct pg_stmt chat_group_dm_stmts[];
+
+/* blocks.c, connections.c: blocks and friendships (sql/chat/007_social.sql). */
+#define CHAT_BLOCK_BODY_MAX 4096	/* a 255-character reason as \uXXXX escapes */
+/* Blocks, for the caller, the user named by body's member name (a UUID),
+ * with body's optional "reason"; answers r (400 itself when the body does
+ * not fit): POST /api/block and POST /api/connections/block. */
+void chat_block_user(struct svc_request *r, const cJSON *body, const char *name);
+extern const struct svc_routes chat_blocks_routes, chat_connections_routes;
+extern const struct pg_stmt chat_blocks_stmts[], chat_connections_stmts[];
 
 /* rooms.c, members.c, categories.c, roompass.c: rooms, membership, roles,
  * settings and categories. */
@@ -143,8 +166,23 @@ extern const struct pg_stmt chat_messages_stmts[], chat_threads_stmts[],
  * sql/chat/005_presence.sql): typing indicators and presence. */
 extern const struct svc_routes chat_typing_routes, chat_presence_routes;
 extern const struct pg_stmt chat_typing_stmts[], chat_presence_stmts[];
-/* After a published event env: the author of a chat-message has stopped
- * typing in its room (user-stopped-typing follows when they were). */
+/* After a published event env: the author of a chat-message or a
+ * dm-message has stopped typing in its room or conversation
+ * (user-stopped-typing or dm-stop-typing follows when they were). */
 void chat_typing_after(const cJSON *env);
+/* The statuses a user may choose: online, away, busy, dnd, invisible,
+ * offline (NULL-terminated). */
+extern const char *const chat_presence_statuses[];
+/* chat_call of CHAT_REPLY statement stmt once it is known whether user
+ * holds a socket on some gatewayd: params has n entries (at most 8), the
+ * last of which is then set to "true" or "false"; the others are copied.
+ * For writes whose SQL announces a change of what others see. */
+void chat_presence_call(struct svc_request *r, const char *user, const char *stmt,
+    const char *const *params, int n);
+
+/* status.c, privacy.c (SQL: sql/chat/008_status.sql): the custom status
+ * and the privacy settings (docs/status-privacy.md). */
+extern const struct svc_routes chat_status_routes, chat_privacy_routes;
+extern const struct pg_stmt chat_status_stmts[], chat_privacy_stmts[];
 
 #endif

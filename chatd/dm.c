@@ -42,22 +42,6 @@ chat_dm_call_user_id(struct svc_request *r, const char *stmt, const char *name)
 		chat_call(r, stmt, params);
 }
 
-/* Calls stmt with the message named by message_id (query or body) and
- * the caller: (message, user). */
-static void
-chat_dm_call_message(struct svc_request *r, const char *stmt)
-{
-	char id[UUID_STRLEN + 1];
-	const char *params[2] = { id, r->user_id };
-	cJSON *body = r->body_len > 0 ? svc_request_json(r) : NULL;
-
-	if (r->body_len > 0 && body == NULL)
-		return;
-	if (chat_uuid_param(r, body, "message_id", id))
-		chat_call(r, stmt, params);
-	cJSON_Delete(body);
-}
-
 /* POST /api/dm/send {receiver_id, content} → DirectMessageResponse. */
 static void
 chat_dm_send(struct svc_request *r)
@@ -123,7 +107,7 @@ chat_dm_update(struct svc_request *r)
 static void
 chat_dm_delete(struct svc_request *r)
 {
-	chat_dm_call_message(r, "chat_dm_delete");
+	chat_call_param(r, "chat_dm_delete", "message_id");
 }
 
 /* POST /api/dm/reaction/add {message_id, emoji} → DMReactionResponse. */
@@ -163,14 +147,14 @@ chat_dm_reaction_remove(struct svc_request *r)
 static void
 chat_dm_reactions_of(struct svc_request *r)
 {
-	chat_dm_call_message(r, "chat_dm_reactions_of");
+	chat_call_param(r, "chat_dm_reactions_of", "message_id");
 }
 
 /* POST /api/dm/read {message_id} → {status, message_id, read_at}. */
 static void
 chat_dm_read(struct svc_request *r)
 {
-	chat_dm_call_message(r, "chat_dm_read");
+	chat_call_param(r, "chat_dm_read", "message_id");
 }
 
 /* POST /api/dm/read/all?peer_id= → {"marked_count":n,"status":"ok"}. */

@@ -128,6 +128,7 @@ chat_publish_column(const PGresult *res, int col)
 			chat_typing_after(o);
 		} else if (conv != NULL) {
 			chat_publish_obj("dm", conv, o);
+			chat_typing_after(o);
 		}
 		cJSON_Delete(o);
 	}

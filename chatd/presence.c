@@ -1,11 +1,14 @@
-/* Presence: the status a user chose (chat.presence, sql/chat/005) and
- * whether they hold a socket on some gatewayd (presence_store.c). Others
- * see the chosen status while the user is connected and "offline"
- * otherwise; "invisible" and "offline" always show as offline. Each change
- * of what others see is announced as an ephemeral presence-update event in
- * every room the user belongs to. gatewayd's hub reports sockets through
- * the internal routes; the REST routes are the reference's, with
- * membership checked (docs/presence.md). */
+/* Presence: the status a user chose (chat.presence, sql/chat/005 and 008)
+ * and whether they hold a socket on some gatewayd (presence_store.c).
+ * Others see the chosen status while the user is connected and "offline"
+ * otherwise; "invisible" and "offline" always show as offline, and so does
+ * everything of a user who turned show_online_status off (to others; the
+ * SQL of 008 decides that). Each change of what others see is announced as
+ * an ephemeral presence-update event in every room the user belongs to,
+ * built by chat.presence_events. gatewayd's hub reports sockets through the
+ * internal routes; the REST routes are the reference's, with membership
+ * checked (docs/presence.md). chat_presence_call lets status.c and
+ * privacy.c make their writes knowing whether the user is connected. */
 #include "chatd.h"
 #include "presence_store.h"
 
@@ -19,62 +22,51 @@
 #include "validate.h"
 
 #define PRESENCE_BODY_LIMIT 1024
-#define PRESENCE_STATUS_MAX 16
+#define PRESENCE_CALL_PARAMS 8	/* the most a chat_presence_call takes */
 
-static const char *const presence_statuses[] = {
+const char *const chat_presence_statuses[] = {
 	"online", "away", "busy", "dnd", "invisible", "offline", NULL
 };
 
 const struct pg_stmt chat_presence_stmts[] = {
-	/* Users ($1, an array) whose socket state just changed: last_seen is
-	 * now unless they hide; their chosen status, name and rooms. */
+	/* Users ($1, an array) whose socket state just changed, connected
+	 * ($2) or not: last_seen is now unless they hide; the presence-update
+	 * envelopes of those others see change. */
 	{ "chat_presence_seen", "WITH up AS ("
 	  " INSERT INTO chat.presence AS p (user_id)"
 	  "  SELECT DISTINCT u FROM unnest($1::uuid[]) AS u"
 	  " ON CONFLICT (user_id) DO UPDATE SET last_seen = CASE"
-	  "  WHEN p.status IN ('invisible', 'offline') THEN p.last_seen ELSE now() END"
-	  " RETURNING p.user_id, p.status)"
-	  " SELECT up.user_id::text, up.status, coalesce(d.username, ''),"
-	  "  coalesce((SELECT string_agg(m.room_id::text, ',') FROM chat.members m"
-	  "   WHERE m.user_id = up.user_id), '')"
-	  " FROM up LEFT JOIN auth.directory d ON d.id = up.user_id", 1 },
-	/* $1 chooses status $2 in room $3 (NULL for none; must be a member):
-	 * ok, the previous choice, the row, the name and every room. */
-	{ "chat_presence_update", "WITH chk AS ("
-	  " SELECT $3::uuid IS NULL OR chat.member_role($3::uuid, $1::uuid) IS NOT NULL AS ok,"
-	  "  (SELECT status FROM chat.presence WHERE user_id = $1::uuid) AS old),"
-	  " up AS (INSERT INTO chat.presence AS p (user_id, status, room_id, last_seen, updated_at)"
-	  "  SELECT $1::uuid, $2::text, $3::uuid, now(), now() FROM chk WHERE chk.ok"
-	  "  ON CONFLICT (user_id) DO UPDATE SET status = EXCLUDED.status,"
-	  "   room_id = EXCLUDED.room_id, last_seen = now(), updated_at = now()"
-	  "  RETURNING p.room_id, p.last_seen)"
-	  " SELECT chk.ok, coalesce(chk.old, 'online'), up.room_id::text,"
-	  "  chat.rfc3339(up.last_seen), coalesce(d.username, ''),"
-	  "  coalesce((SELECT string_agg(m.room_id::text, ',') FROM chat.members m"
-	  "   WHERE m.user_id = $1::uuid), '')"
-	  " FROM chk LEFT JOIN up ON true LEFT JOIN auth.directory d ON d.id = $1::uuid", 3 },
-	/* Room exists, $2 is a member, and (then) the members who do not
-	 * hide, one per row (or one row of NULLs). */
+	  "  WHEN chat.presence_public(p.user_id, chat.status_effective(p.status, p.expires_at),"
+	  "   NULL) = 'offline' THEN p.last_seen ELSE now() END"
+	  " RETURNING p.user_id, chat.presence_public(p.user_id,"
+	  "  chat.status_effective(p.status, p.expires_at), NULL) AS shown)"
+	  " SELECT e::text FROM up, jsonb_array_elements(chat.presence_events(up.user_id,"
+	  "  CASE WHEN $2::boolean THEN 'offline' ELSE up.shown END,"
+	  "  CASE WHEN $2::boolean THEN up.shown ELSE 'offline' END)) e", 2 },
+	{ "chat_presence_update", CHAT_REPLY("chat.presence_update($1, $2, $3, $4)"), 4 },
+	/* Room exists, $2 is a member, and (then) the members $3 sees as
+	 * anything but offline (all of them: NULL), one per row, or one row
+	 * of NULLs. */
 	{ "chat_presence_room", "SELECT f.room, f.member, c.user_id::text, c.username,"
 	  " c.status, chat.rfc3339(c.last_seen)"
 	  " FROM (SELECT EXISTS (SELECT 1 FROM chat.rooms WHERE id = $1::uuid) AS room,"
 	  "  chat.member_role($1::uuid, $2::uuid) IS NOT NULL AS member) f"
 	  " LEFT JOIN LATERAL (SELECT m.user_id, coalesce(d.username, '') AS username,"
-	  "  coalesce(p.status, 'online') AS status, coalesce(p.last_seen, now()) AS last_seen"
+	  "  chat.presence_public(m.user_id, chat.status_effective(p.status, p.expires_at),"
+	  "   $3::uuid) AS status, coalesce(p.last_seen, now()) AS last_seen"
 	  "  FROM chat.members m LEFT JOIN chat.presence p ON p.user_id = m.user_id"
 	  "  LEFT JOIN auth.directory d ON d.id = m.user_id"
-	  "  WHERE f.member AND m.room_id = $1::uuid"
-	  "  AND coalesce(p.status, 'online') NOT IN ('invisible', 'offline')) c ON true"
-	  " ORDER BY c.username, c.user_id", 2 },
-	/* User $1 exists, their choice and last_seen, and whether $2 may see
-	 * them (the same user, or a room in common). */
-	{ "chat_presence_user", "SELECT d.id IS NOT NULL, coalesce(p.status, 'online'),"
-	  " chat.rfc3339(p.last_seen),"
-	  " x.id = $2::uuid OR EXISTS (SELECT 1 FROM chat.members a"
-	  "  JOIN chat.members b ON b.room_id = a.room_id AND b.user_id = $2::uuid"
-	  "  WHERE a.user_id = x.id)"
+	  "  WHERE f.member AND m.room_id = $1::uuid) c ON c.status <> 'offline'"
+	  " ORDER BY c.username, c.user_id", 3 },
+	/* User $1 exists, what $2 sees of their choice and last_seen (NULL
+	 * when hidden), and whether $2 ($3: a global admin) may look. */
+	{ "chat_presence_user", "SELECT d.id IS NOT NULL,"
+	  " chat.presence_public(x.id, chat.status_effective(p.status, p.expires_at), $2::uuid),"
+	  " CASE WHEN chat.presence_hidden_from(x.id, $2::uuid) THEN NULL"
+	  "  ELSE chat.rfc3339(p.last_seen) END,"
+	  " chat.presence_may_see($2::uuid, x.id, $3::boolean)"
 	  " FROM (SELECT $1::uuid AS id) x LEFT JOIN auth.directory d ON d.id = x.id"
-	  " LEFT JOIN chat.presence p ON p.user_id = x.id", 2 },
+	  " LEFT JOIN chat.presence p ON p.user_id = x.id", 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -83,11 +75,10 @@ struct presence_op {
 	struct svc_op op;
 	char id[UUID_STRLEN + 1];	/* room or user the request is about */
 	char inst[UUID_STRLEN + 1];	/* internal routes: the gatewayd */
-	char status[PRESENCE_STATUS_MAX];	/* update: the choice */
-	char last_seen[40];		/* user: "" when never seen */
+	char status[16];		/* user: what the caller is shown */
+	char last_seen[40];		/* user: "" when never seen or hidden */
 	bool online;			/* internal: the transition's direction */
 	bool reset;			/* internal: presence-reset */
-	bool connected;			/* update: the caller holds a socket */
 	size_t changed;			/* internal: users whose state changed */
 	cJSON *list;			/* room: the candidates */
 	char relay[16];			/* relay: user-joined or user-left */
@@ -103,37 +94,56 @@ presence_op_free(struct svc_op *op)
 	free(p);
 }
 
-/* What other users see of a choice. */
-static const char *
-presence_visible(const char *chosen, bool connected)
+/* ------------------------------------------------------------ calls */
+
+/* A chat_presence_call waiting for the user's socket state. */
+struct presence_call {
+	struct svc_op op;
+	const char *stmt;
+	int n;
+	const char *params[PRESENCE_CALL_PARAMS];	/* copies, but the last */
+};
+
+static void
+presence_call_free(struct svc_op *op)
 {
-	if (!connected || strcmp(chosen, "invisible") == 0 || strcmp(chosen, "offline") == 0)
-		return "offline";
-	return chosen;
+	struct presence_call *c = (struct presence_call *)op;
+
+	for (int i = 0; i < c->n - 1; i++)
+		free((char *)c->params[i]);
+	free(c);
 }
 
-/* Announces user's visible status in every room of rooms (ids joined by
- * ','). */
 static void
-presence_publish(const char *user, const char *username, const char *status,
-    const char *rooms)
+presence_call_cb(const struct chat_store_res *res, void *arg)
 {
-	cJSON *p = cJSON_CreateObject();
-	char *copy = strdup(rooms), *save = NULL;
+	struct presence_call *c = arg;
 
-	if (p == NULL || copy == NULL ||
-	    cJSON_AddStringToObject(p, "user_id", user) == NULL ||
-	    cJSON_AddStringToObject(p, "username", username) == NULL ||
-	    cJSON_AddStringToObject(p, "status", status) == NULL) {
-		log_warnx("presence: out of memory; update of %s not published", user);
-	} else {
-		for (char *room = strtok_r(copy, ",", &save); room != NULL;
-		    room = strtok_r(NULL, ",", &save))
-			if (uuid_valid(room))
-				chat_publish_ephemeral("presence-update", room, user, p);
+	if (res == NULL) {
+		svc_op_free(&c->op);
+		return;
 	}
-	free(copy);
-	cJSON_Delete(p);
+	c->params[c->n - 1] = res->n > 0 ? "true" : "false";
+	chat_op_call(&c->op, c->stmt, c->params);
+}
+
+void
+chat_presence_call(struct svc_request *r, const char *user, const char *stmt,
+    const char *const *params, int n)
+{
+	struct presence_call *c;
+
+	if (n < 1 || n > PRESENCE_CALL_PARAMS)
+		fatalx("presence: %s with %d parameters", stmt, n);
+	if ((c = svc_op_new(r, NULL, sizeof(*c), presence_call_free)) == NULL)
+		return;
+	c->stmt = stmt, c->n = n;
+	for (int i = 0; i < n - 1; i++)
+		if (params[i] != NULL && (c->params[i] = strdup(params[i])) == NULL) {
+			svc_op_fail(&c->op, 500, "internal", "Out of memory");
+			return;
+		}
+	chat_store_presence_connected(user, presence_call_cb, c);
 }
 
 /* ------------------------------------------------------------ internal */
@@ -153,8 +163,7 @@ presence_status_ok(struct presence_op *p)
 	svc_op_done(&p->op, 200, o);
 }
 
-/* Rows of chat_presence_seen for users who came online (p->online) or
- * went offline: announces those whose visible status changed. */
+/* The presence-update envelopes of chat_presence_seen: publishes them. */
 static void
 presence_seen_cb(PGresult *res, void *arg)
 {
@@ -162,13 +171,7 @@ presence_seen_cb(PGresult *res, void *arg)
 
 	if (!svc_op_ok(&p->op, res, PGRES_TUPLES_OK))
 		return;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *shown = presence_visible(PQgetvalue(res, i, 1), true);
-
-		if (strcmp(shown, "offline") != 0)
-			presence_publish(PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
-			    p->online ? shown : "offline", PQgetvalue(res, i, 3));
-	}
+	chat_publish_column(res, 0);
 	presence_status_ok(p);
 }
 
@@ -179,7 +182,7 @@ presence_seen(struct presence_op *p, const struct chat_store_res *res)
 {
 	size_t n = res ? res->n : 1, cap = 3 + n * (UUID_STRLEN + 1), len = 1;
 	char *arr = malloc(cap);
-	const char *params[1] = { arr };
+	const char *params[2] = { arr, p->online ? "true" : "false" };
 
 	if (arr == NULL) {
 		svc_op_fail(&p->op, 500, "internal", "Out of memory");
@@ -272,97 +275,44 @@ presence_reset(struct svc_request *r)
 
 /* ------------------------------------------------------------ update */
 
-static void
-presence_update_cb(PGresult *res, void *arg)
-{
-	struct presence_op *p = arg;
-	const char *user = p->op.r->user_id, *before, *after;
-	cJSON *o;
-
-	if (!svc_op_ok(&p->op, res, PGRES_TUPLES_OK))
-		return;
-	if (PQntuples(res) != 1 || *PQgetvalue(res, 0, 0) != 't') {
-		svc_op_fail(&p->op, 403, "not_member", "You are not a member of this room");
-		return;
-	}
-	before = presence_visible(PQgetvalue(res, 0, 1), p->connected);
-	after = presence_visible(p->status, p->connected);
-	if (strcmp(before, after) != 0)
-		presence_publish(user, PQgetvalue(res, 0, 4), after, PQgetvalue(res, 0, 5));
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "user_id", user);
-	cJSON_AddStringToObject(o, "username", PQgetvalue(res, 0, 4));
-	cJSON_AddStringToObject(o, "status", p->status);
-	if (!PQgetisnull(res, 0, 2))
-		cJSON_AddStringToObject(o, "room_id", PQgetvalue(res, 0, 2));
-	cJSON_AddStringToObject(o, "last_seen", PQgetvalue(res, 0, 3));
-	svc_op_done(&p->op, 200, o);
-}
-
-static void
-presence_update_connected_cb(const struct chat_store_res *res, void *arg)
-{
-	struct presence_op *p = arg;
-	const char *params[3] = { p->op.r->user_id, p->status, *p->id ? p->id : NULL };
-
-	if (res == NULL) {
-		svc_op_free(&p->op);
-		return;
-	}
-	p->connected = res->n > 0;
-	svc_op_query(&p->op, "chat_presence_update", params, presence_update_cb);
-}
-
-/* Reads {status, room_id?} into p; answers 400 and returns false when
- * either is not acceptable. */
+/* Reads {status, room_id?}: the status (one of chat_presence_statuses)
+ * into *status, the room lower-cased into room (*room_p NULL when none);
+ * answers 400 and returns false when either is not acceptable. */
 static bool
-presence_update_read(struct svc_request *r, const cJSON *body, struct presence_op *p)
+presence_update_read(struct svc_request *r, const cJSON *body, const char **status,
+    char room[UUID_STRLEN + 1], const char **room_p)
 {
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
-	const cJSON *room = cJSON_GetObjectItemCaseSensitive(body, "room_id");
-	size_t i;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "room_id");
 
-	if (!cJSON_IsString(st)) {
-		svc_respond_error(r, 400, st ? "invalid_parameter" : "missing_parameter",
-		    "status must be one of online, away, busy, dnd, invisible, offline");
+	*room_p = NULL;
+	if (!chat_body_enum(r, body, "status", chat_presence_statuses, true, status))
 		return false;
-	}
-	for (i = 0; presence_statuses[i] != NULL; i++)
-		if (strcmp(st->valuestring, presence_statuses[i]) == 0)
-			break;
-	if (presence_statuses[i] == NULL) {
-		svc_respond_error(r, 400, "invalid_parameter",
-		    "status must be one of online, away, busy, dnd, invisible, offline");
-		return false;
-	}
-	snprintf(p->status, sizeof(p->status), "%s", presence_statuses[i]);
-	if (room == NULL || cJSON_IsNull(room))
+	if (v == NULL || cJSON_IsNull(v))
 		return true;
-	if (!cJSON_IsString(room) || !uuid_valid(room->valuestring)) {
+	if (!cJSON_IsString(v) || !uuid_valid(v->valuestring)) {
 		svc_respond_error(r, 400, "invalid_parameter", "Invalid room_id");
 		return false;
 	}
-	memcpy(p->id, room->valuestring, UUID_STRLEN + 1);
-	valid_uuid_lower(p->id, p->id);
+	valid_uuid_lower(room, v->valuestring);
+	*room_p = room;
 	return true;
 }
 
 /* POST /api/presence/update {status, room_id?} → {user_id, username,
- * status, room_id?, last_seen}: the caller's own choice. */
+ * status, room_id?, last_seen}: the caller's own choice
+ * (chat.presence_update). */
 static void
 presence_update(struct svc_request *r)
 {
+	char room[UUID_STRLEN + 1];
+	const char *params[4] = { r->user_id, NULL, NULL, NULL };
 	cJSON *body = svc_request_json(r);
-	struct presence_op *p;
 
-	if (body == NULL ||
-	    (p = svc_op_new(r, body, sizeof(*p), presence_op_free)) == NULL)
+	if (body == NULL)
 		return;
-	if (!presence_update_read(r, body, p)) {
-		svc_op_free(&p->op);
-		return;
-	}
-	chat_store_presence_connected(r->user_id, presence_update_connected_cb, p);
+	if (presence_update_read(r, body, &params[1], room, &params[2]))
+		chat_presence_call(r, r->user_id, "chat_presence_update", params, 4);
+	cJSON_Delete(body);
 }
 
 /* ------------------------------------------------------------ room */
@@ -461,34 +411,44 @@ presence_room_cb(PGresult *res, void *arg)
 	free(csv);
 }
 
+/* Queues chat_presence_room for room: r's caller must be a member, and
+ * the list is what viewer sees (NULL: what everyone else sees). */
+static void
+presence_room_query(struct svc_request *r, const char *room, const char *viewer,
+    const char *relay)
+{
+	struct presence_op *p;
+	const char *params[3];
+
+	if ((p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
+		return;
+	memcpy(p->id, room, sizeof(p->id));
+	snprintf(p->relay, sizeof(p->relay), "%s", relay);
+	params[0] = p->id, params[1] = r->user_id, params[2] = viewer;
+	svc_op_query(&p->op, "chat_presence_room", params, presence_room_cb);
+}
+
 /* GET /api/presence/room?room_id= → [{user_id, username, status,
- * last_seen}] of the members others see online (any status but offline);
- * [] when none. Members only. */
+ * last_seen}] of the members the caller sees online (any status but
+ * offline); [] when none. Members only. */
 static void
 presence_room(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1];
-	struct presence_op *p;
-	const char *params[2];
 
-	if (!chat_query_uuid(r, "room_id", room) ||
-	    (p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
-		return;
-	memcpy(p->id, room, sizeof(p->id));
-	params[0] = p->id, params[1] = r->user_id;
-	svc_op_query(&p->op, "chat_presence_room", params, presence_room_cb);
+	if (chat_query_uuid(r, "room_id", room))
+		presence_room_query(r, room, r->user_id, "");
 }
 
 /* GET /internal/chat/relay?room_id=&type=user-joined|user-left: the
  * reference's room socket announces its user; the room (on every
- * gatewayd) gets that, then online-users-list, the members online as on
- * /api/presence/room. Members only. */
+ * gatewayd) gets that, then online-users-list, the members online as
+ * everyone sees them (a user who hides is not listed, not even to
+ * themself: the list goes to the whole room). Members only. */
 static void
 presence_relay(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1], type[16];
-	struct presence_op *p;
-	const char *params[2];
 
 	if (r->user_id == NULL) {
 		svc_respond_error(r, 401, "unauthorized", "A user is required");
@@ -501,18 +461,13 @@ presence_relay(struct svc_request *r)
 		svc_respond_error(r, 400, "invalid_type", "type must be user-joined or user-left");
 		return;
 	}
-	if ((p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
-		return;
-	memcpy(p->id, room, sizeof(p->id));
-	memcpy(p->relay, type, sizeof(p->relay));
-	params[0] = p->id, params[1] = r->user_id;
-	svc_op_query(&p->op, "chat_presence_room", params, presence_room_cb);
+	presence_room_query(r, room, NULL, type);
 }
 
 /* ------------------------------------------------------------ user */
 
 /* Answers {user_id, status, last_seen}; last_seen is null when the user
- * was never seen. */
+ * was never seen or hides from the caller. */
 static void
 presence_user_done(struct presence_op *p, const char *status)
 {
@@ -536,7 +491,7 @@ presence_user_connected_cb(const struct chat_store_res *res, void *arg)
 		svc_op_free(&p->op);
 		return;
 	}
-	presence_user_done(p, presence_visible(p->status, res->n > 0));
+	presence_user_done(p, res->n > 0 ? p->status : "offline");
 }
 
 static void
@@ -550,33 +505,34 @@ presence_user_cb(PGresult *res, void *arg)
 		svc_op_fail(&p->op, 404, "not_found", "User not found");
 		return;
 	}
-	if (*PQgetvalue(res, 0, 3) != 't' && !p->op.r->admin) {
+	if (*PQgetvalue(res, 0, 3) != 't') {
 		svc_op_fail(&p->op, 403, "forbidden", "You share no room with this user");
 		return;
 	}
 	snprintf(p->status, sizeof(p->status), "%s", PQgetvalue(res, 0, 1));
 	if (!PQgetisnull(res, 0, 2))
 		snprintf(p->last_seen, sizeof(p->last_seen), "%s", PQgetvalue(res, 0, 2));
-	if (strcmp(presence_visible(p->status, true), "offline") == 0)
+	if (strcmp(p->status, "offline") == 0)
 		presence_user_done(p, "offline");
 	else
 		chat_store_presence_connected(p->id, presence_user_connected_cb, p);
 }
 
 /* GET /api/presence/user?user_id= → {user_id, status, last_seen}: what
- * others see. Only for the user, users sharing a room, and admins. */
+ * the caller sees (others' view, but for the user's own show_online_status).
+ * Only for the user, users sharing a room, and admins. */
 static void
 presence_user(struct svc_request *r)
 {
 	char user[UUID_STRLEN + 1];
 	struct presence_op *p;
-	const char *params[2];
+	const char *params[3];
 
 	if (!chat_query_uuid(r, "user_id", user) ||
 	    (p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
 		return;
 	memcpy(p->id, user, sizeof(p->id));
-	params[0] = p->id, params[1] = r->user_id;
+	params[0] = p->id, params[1] = r->user_id, params[2] = chat_admin(r);
 	svc_op_query(&p->op, "chat_presence_user", params, presence_user_cb);
 }
 

@@ -2,11 +2,12 @@
  * shares it (one Lua script per operation, run atomically by Redis with
  * Redis's own clock), or in this process's memory while Redis is away.
  *
- * Redis keys (docs/presence.md):
- *   enclavr:typing:<room>               hash  user -> "started expires announced"
+ * Redis keys (docs/presence.md), where <stream> is a room's id or "dm:"
+ * and a conversation's id:
+ *   enclavr:typing:<stream>             hash  user -> "started expires announced"
  *                                              (Unix ms); expires with its
  *                                              newest entry
- *   enclavr:typing-due                  zset  "<room>/<user>" scored by expiry,
+ *   enclavr:typing-due                  zset  "<stream>/<user>" scored by expiry,
  *                                              popped by the sweep
  *   enclavr:presence:<user>             set   gatewayd instances holding the
  *                                              user's sockets
@@ -30,6 +31,8 @@
 #include "log.h"
 
 #define STORE_SWEEP_MAX 100
+#define STORE_DM_PREFIX "dm:"		/* a conversation's stream key */
+#define STORE_STREAM_STRLEN (sizeof(STORE_DM_PREFIX) - 1 + UUID_STRLEN)
 #define MEM_TYPING_BUCKETS 256
 #define MEM_SOCKET_BUCKETS 1024
 
@@ -44,7 +47,8 @@ enum store_kind {
 struct store_op {
 	struct store_op *prev, *next;
 	enum store_kind kind;
-	char room[UUID_STRLEN + 1], user[UUID_STRLEN + 1], inst[UUID_STRLEN + 1];
+	char stream[STORE_STREAM_STRLEN + 1];	/* store_stream_key */
+	char user[UUID_STRLEN + 1], inst[UUID_STRLEN + 1];
 	char *csv;
 	chat_store_fn fn;
 	void *arg;
@@ -60,7 +64,7 @@ static bool store_warned;
 #define LUA_NOW "local t = redis.call('TIME') " \
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
-/* KEYS: typing hash, due zset. ARGV: user, room, ttl, throttle.
+/* KEYS: typing hash, due zset. ARGV: user, stream, ttl, throttle.
  * Returns {announce 0/1, started}. */
 static const char lua_typing_start[] = LUA_NOW
 	"local ttl, thr = tonumber(ARGV[3]), tonumber(ARGV[4]) "
@@ -77,7 +81,7 @@ static const char lua_typing_start[] = LUA_NOW
 	"redis.call('ZADD', KEYS[2], now + ttl, ARGV[2] .. '/' .. ARGV[1]) "
 	"return {pub, started}";
 
-/* KEYS: typing hash, due zset. ARGV: user, room. Returns 1 when the user
+/* KEYS: typing hash, due zset. ARGV: user, stream. Returns 1 when the user
  * was typing and no stop was announced yet (the sweep has not taken it). */
 static const char lua_typing_stop[] =
 	"redis.call('HDEL', KEYS[1], ARGV[1]) "
@@ -93,19 +97,21 @@ static const char lua_typing_list[] = LUA_NOW
 	"end "
 	"return out";
 
-/* KEYS: due zset. ARGV: max. Pops due entries; returns {room, user, ...}
+/* KEYS: due zset. ARGV: max. Pops due entries; returns {stream, user, ...}
  * of those not refreshed meanwhile. */
 static const char lua_typing_sweep[] = LUA_NOW
 	"local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1])) "
 	"local out = {} "
 	"for _, m in ipairs(due) do "
 	"  redis.call('ZREM', KEYS[1], m) "
-	"  local room, user = string.match(m, '^([^/]+)/(.+)$') "
-	"  if room then "
-	"    local h = 'enclavr:typing:' .. room "
+	"  local stream, user = string.match(m, '^([^/]+)/(.+)$') "
+	"  if stream then "
+	"    local h = 'enclavr:typing:' .. stream "
 	"    local v = redis.call('HGET', h, user) "
 	"    local e = v and tonumber(string.match(v, '^%d+ (%d+) %d+$') or '0') or 0 "
-	"    if e <= now then redis.call('HDEL', h, user); out[#out + 1] = room; out[#out + 1] = user end "
+	"    if e <= now then "
+	"      redis.call('HDEL', h, user); out[#out + 1] = stream; out[#out + 1] = user "
+	"    end "
 	"  end "
 	"end "
 	"return out";
@@ -154,6 +160,29 @@ chat_store_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The store's key of s: a room's id, or STORE_DM_PREFIX and a
+ * conversation's. Room keys are those of the time before conversations. */
+static void
+store_stream_key(const struct chat_typing_stream *s, char out[STORE_STREAM_STRLEN + 1])
+{
+	snprintf(out, STORE_STREAM_STRLEN + 1, "%s%s", s->dm ? STORE_DM_PREFIX : "", s->id);
+}
+
+/* The stream of a key of len bytes; false when it is not one. */
+static bool
+store_stream_parse(const char *key, size_t len, struct chat_typing_stream *s)
+{
+	size_t pre = sizeof(STORE_DM_PREFIX) - 1;
+
+	s->dm = len == pre + UUID_STRLEN && strncmp(key, STORE_DM_PREFIX, pre) == 0;
+	if (s->dm)
+		key += pre, len -= pre;
+	if (len != UUID_STRLEN || !uuid_valid(key))
+		return false;
+	memcpy(s->id, key, UUID_STRLEN + 1);
+	return true;
+}
+
 static void
 store_link(struct store_op *op)
 {
@@ -192,6 +221,7 @@ store_answer(struct store_op *op, struct chat_store_res *res)
 	if (res != NULL) {
 		free(res->ids);
 		free(res->ms);
+		free(res->streams);
 	}
 	store_op_free(op);
 }
@@ -222,18 +252,21 @@ store_recovered(void)
 	store_warned = false;
 }
 
-/* Room for n ids (and n ms when with_ms); false when out of memory. */
+/* Room for n ids (and n ms when with_ms, n streams when with_streams);
+ * false when out of memory. */
 static bool
-store_res_alloc(struct chat_store_res *res, size_t n, bool with_ms)
+store_res_alloc(struct chat_store_res *res, size_t n, bool with_ms, bool with_streams)
 {
 	res->n = 0;
 	if (n == 0)
 		return true;
 	res->ids = calloc(n, sizeof(*res->ids));
 	res->ms = with_ms ? calloc(n, sizeof(*res->ms)) : NULL;
-	if (res->ids == NULL || (with_ms && res->ms == NULL)) {
-		free(res->ids), free(res->ms);
-		res->ids = NULL, res->ms = NULL;
+	res->streams = with_streams ? calloc(n, sizeof(*res->streams)) : NULL;
+	if (res->ids == NULL || (with_ms && res->ms == NULL) ||
+	    (with_streams && res->streams == NULL)) {
+		free(res->ids), free(res->ms), free(res->streams);
+		res->ids = NULL, res->ms = NULL, res->streams = NULL;
 		log_warnx("presence: out of memory");
 		return false;
 	}
@@ -249,11 +282,21 @@ store_res_add(struct chat_store_res *res, const char *id, long long ms)
 	res->n++;
 }
 
+/* A sweep's expiry: user's start in the stream of key expired. Skipped
+ * when key is not a stream's (Redis is shared). */
+static void
+store_res_add_expiry(struct chat_store_res *res, const char *key, size_t len,
+    const char *user)
+{
+	if (store_stream_parse(key, len, &res->streams[res->n]))
+		store_res_add(res, user, 0);
+}
+
 /* ------------------------------------------------------------ memory */
 
 struct mem_typist {
 	struct mem_typist *next;
-	char room[UUID_STRLEN + 1], user[UUID_STRLEN + 1];
+	char stream[STORE_STREAM_STRLEN + 1], user[UUID_STRLEN + 1];
 	long long started, expires, announced;
 };
 
@@ -263,16 +306,16 @@ struct mem_socket {
 	char user[UUID_STRLEN + 1], inst[UUID_STRLEN + 1];
 };
 
-static struct mem_typist *mem_typing[MEM_TYPING_BUCKETS];	/* by room */
+static struct mem_typist *mem_typing[MEM_TYPING_BUCKETS];	/* by stream */
 static struct mem_socket *mem_sockets[MEM_SOCKET_BUCKETS];	/* by user */
 
 static struct mem_typist **
-mem_typist_find(const char *room, const char *user)
+mem_typist_find(const char *stream, const char *user)
 {
-	struct mem_typist **pp = &mem_typing[hash_fnv1a(room) % MEM_TYPING_BUCKETS];
+	struct mem_typist **pp = &mem_typing[hash_fnv1a(stream) % MEM_TYPING_BUCKETS];
 
 	for (; *pp != NULL; pp = &(*pp)->next)
-		if (strcmp((*pp)->room, room) == 0 && strcmp((*pp)->user, user) == 0)
+		if (strcmp((*pp)->stream, stream) == 0 && strcmp((*pp)->user, user) == 0)
 			break;
 	return pp;
 }
@@ -280,7 +323,7 @@ mem_typist_find(const char *room, const char *user)
 static void
 mem_typing_start(struct store_op *op, struct chat_store_res *res)
 {
-	struct mem_typist **pp = mem_typist_find(op->room, op->user), *t = *pp;
+	struct mem_typist **pp = mem_typist_find(op->stream, op->user), *t = *pp;
 	long long now = chat_store_now_ms();
 
 	if (t == NULL) {
@@ -289,7 +332,7 @@ mem_typing_start(struct store_op *op, struct chat_store_res *res)
 			res->flag = 1, res->started_ms = now;	/* announced, not kept */
 			return;
 		}
-		memcpy(t->room, op->room, sizeof(t->room));
+		memcpy(t->stream, op->stream, sizeof(t->stream));
 		memcpy(t->user, op->user, sizeof(t->user));
 		*pp = t;
 	}
@@ -306,7 +349,7 @@ mem_typing_start(struct store_op *op, struct chat_store_res *res)
 static void
 mem_typing_stop(struct store_op *op, struct chat_store_res *res)
 {
-	struct mem_typist **pp = mem_typist_find(op->room, op->user), *t = *pp;
+	struct mem_typist **pp = mem_typist_find(op->stream, op->user), *t = *pp;
 
 	if (t != NULL) {
 		*pp = t->next;
@@ -318,16 +361,16 @@ mem_typing_stop(struct store_op *op, struct chat_store_res *res)
 static void
 mem_typing_list(struct store_op *op, struct chat_store_res *res)
 {
-	struct mem_typist *b = mem_typing[hash_fnv1a(op->room) % MEM_TYPING_BUCKETS], *t;
+	struct mem_typist *b = mem_typing[hash_fnv1a(op->stream) % MEM_TYPING_BUCKETS], *t;
 	long long now = chat_store_now_ms();
 	size_t n = 0;
 
 	for (t = b; t != NULL; t = t->next)
-		n += strcmp(t->room, op->room) == 0 && t->expires > now;
-	if (!store_res_alloc(res, n, true))
+		n += strcmp(t->stream, op->stream) == 0 && t->expires > now;
+	if (!store_res_alloc(res, n, true, false))
 		return;
 	for (t = b; t != NULL; t = t->next)
-		if (strcmp(t->room, op->room) == 0 && t->expires > now)
+		if (strcmp(t->stream, op->stream) == 0 && t->expires > now)
 			store_res_add(res, t->user, t->started);
 }
 
@@ -336,18 +379,17 @@ mem_typing_sweep(struct chat_store_res *res)
 {
 	long long now = chat_store_now_ms();
 
-	if (!store_res_alloc(res, 2 * STORE_SWEEP_MAX, false))
+	if (!store_res_alloc(res, STORE_SWEEP_MAX, false, true))
 		return;
 	for (size_t i = 0; i < MEM_TYPING_BUCKETS; i++) {
 		struct mem_typist **pp = &mem_typing[i], *t;
 
-		while ((t = *pp) != NULL && res->n < 2 * STORE_SWEEP_MAX) {
+		while ((t = *pp) != NULL && res->n < STORE_SWEEP_MAX) {
 			if (t->expires > now) {
 				pp = &t->next;
 				continue;
 			}
-			store_res_add(res, t->room, 0);
-			store_res_add(res, t->user, 0);
+			store_res_add_expiry(res, t->stream, strlen(t->stream), t->user);
 			*pp = t->next;
 			free(t);
 		}
@@ -414,7 +456,7 @@ mem_reset(struct store_op *op, struct chat_store_res *res)
 	for (size_t i = 0; i < MEM_SOCKET_BUCKETS; i++)
 		for (struct mem_socket *s = mem_sockets[i]; s != NULL; s = s->next)
 			n += strcmp(s->inst, op->inst) == 0;
-	if (!store_res_alloc(res, n, false))
+	if (!store_res_alloc(res, n, false, false))
 		return;
 	for (size_t i = 0; i < MEM_SOCKET_BUCKETS; i++) {
 		struct mem_socket **pp = &mem_sockets[i], *s;
@@ -441,7 +483,7 @@ mem_connected_list(struct store_op *op, struct chat_store_res *res)
 
 	for (const char *p = op->csv; *p != '\0'; p++)
 		n += *p == ',';
-	if (!store_res_alloc(res, n, false))
+	if (!store_res_alloc(res, n, false, false))
 		return;
 	for (char *u = strtok_r(op->csv, ",", &save); u != NULL && res->n < n;
 	    u = strtok_r(NULL, ",", &save))
@@ -486,38 +528,52 @@ reply_uuid(const redisReply *r)
 	    uuid_valid(r->str);
 }
 
-/* A reply that is a list of UUIDs (step 1) or of UUID, number pairs
- * (step 2, typing_list) or UUID pairs (sweep). Malformed entries are
- * skipped: the keys are ours, but Redis is shared. */
+/* A reply that is a list of UUIDs, or with_ms of UUID, number pairs
+ * (typing_list). Malformed entries are skipped: the keys are ours, but
+ * Redis is shared. */
 static int
-store_parse_list(const redisReply *rep, size_t step, bool with_ms,
-    struct chat_store_res *res)
+store_parse_list(const redisReply *rep, bool with_ms, struct chat_store_res *res)
 {
+	size_t step = with_ms ? 2 : 1;
+
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % step != 0)
 		return -1;
-	if (!store_res_alloc(res, rep->elements, with_ms))
+	if (!store_res_alloc(res, rep->elements / step, with_ms, false))
 		return 0;
 	for (size_t i = 0; i < rep->elements; i += step) {
 		const redisReply *a = rep->element[i];
-		const redisReply *b = step == 2 ? rep->element[i + 1] : NULL;
+		const redisReply *b = with_ms ? rep->element[i + 1] : NULL;
+		char *end;
+		long long ms;
 
 		if (!reply_uuid(a))
 			continue;
-		if (with_ms) {
-			char *end;
-			long long ms;
-
-			if (b == NULL || b->type != REDIS_REPLY_STRING)
-				continue;
-			ms = strtoll(b->str, &end, 10);
-			if (*end == '\0' && ms > 0)
-				store_res_add(res, a->str, ms);
-		} else if (b == NULL) {
+		if (!with_ms) {
 			store_res_add(res, a->str, 0);
-		} else if (reply_uuid(b)) {
-			store_res_add(res, a->str, 0);
-			store_res_add(res, b->str, 0);
+			continue;
 		}
+		if (b->type != REDIS_REPLY_STRING)
+			continue;
+		ms = strtoll(b->str, &end, 10);
+		if (*end == '\0' && ms > 0)
+			store_res_add(res, a->str, ms);
+	}
+	return 0;
+}
+
+/* The sweep's reply: stream key, user pairs. Malformed pairs are skipped. */
+static int
+store_parse_sweep(const redisReply *rep, struct chat_store_res *res)
+{
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0)
+		return -1;
+	if (!store_res_alloc(res, rep->elements / 2, false, true))
+		return 0;
+	for (size_t i = 0; i < rep->elements; i += 2) {
+		const redisReply *key = rep->element[i], *user = rep->element[i + 1];
+
+		if (key->type == REDIS_REPLY_STRING && reply_uuid(user))
+			store_res_add_expiry(res, key->str, key->len, user->str);
 	}
 	return 0;
 }
@@ -545,12 +601,12 @@ store_parse(const struct store_op *op, const redisReply *rep,
 		res->flag = v != 0;
 		return 0;
 	case ST_TYPING_LIST:
-		return store_parse_list(rep, 2, true, res);
+		return store_parse_list(rep, true, res);
 	case ST_SWEEP:
-		return store_parse_list(rep, 2, false, res);
+		return store_parse_sweep(rep, res);
 	case ST_RESET:
 	case ST_CONNECTED:
-		return store_parse_list(rep, 1, false, res);
+		return store_parse_list(rep, false, res);
 	}
 	return -1;
 }
@@ -575,7 +631,7 @@ store_reply_cb(redisReply *rep, void *arg)
 
 		snprintf(why, sizeof(why), "answered \"%.100s\"",
 		    rep->type == REDIS_REPLY_ERROR ? rep->str : "something unexpected");
-		free(res.ids), free(res.ms);
+		free(res.ids), free(res.ms), free(res.streams);
 		store_degraded(why);
 		store_mem_run(op);
 		return;
@@ -598,14 +654,14 @@ store_redis_send(struct store_op *op)
 	case ST_TYPING_START:
 		return redis_command(rc, store_reply_cb, op,
 		    "EVAL %s 2 enclavr:typing:%s enclavr:typing-due %s %s %s %s",
-		    lua_typing_start, op->room, op->user, op->room, ttl, thr);
+		    lua_typing_start, op->stream, op->user, op->stream, ttl, thr);
 	case ST_TYPING_STOP:
 		return redis_command(rc, store_reply_cb, op,
 		    "EVAL %s 2 enclavr:typing:%s enclavr:typing-due %s %s",
-		    lua_typing_stop, op->room, op->user, op->room);
+		    lua_typing_stop, op->stream, op->user, op->stream);
 	case ST_TYPING_LIST:
 		return redis_command(rc, store_reply_cb, op,
-		    "EVAL %s 1 enclavr:typing:%s", lua_typing_list, op->room);
+		    "EVAL %s 1 enclavr:typing:%s", lua_typing_list, op->stream);
 	case ST_SWEEP:
 		return redis_command(rc, store_reply_cb, op,
 		    "EVAL %s 1 enclavr:typing-due %s", lua_typing_sweep, max);
@@ -640,7 +696,7 @@ store_run(struct store_op *op)
 /* A new operation; answers fn from nowhere (an empty result) when out of
  * memory, and returns NULL. */
 static struct store_op *
-store_op_new(enum store_kind kind, const char *room, const char *user,
+store_op_new(enum store_kind kind, const struct chat_typing_stream *s, const char *user,
     const char *inst, chat_store_fn fn, void *arg)
 {
 	struct store_op *op = calloc(1, sizeof(*op));
@@ -653,8 +709,8 @@ store_op_new(enum store_kind kind, const char *room, const char *user,
 		return NULL;
 	}
 	op->kind = kind, op->fn = fn, op->arg = arg;
-	if (room != NULL)
-		snprintf(op->room, sizeof(op->room), "%s", room);
+	if (s != NULL)
+		store_stream_key(s, op->stream);
 	if (user != NULL)
 		snprintf(op->user, sizeof(op->user), "%s", user);
 	if (inst != NULL)
@@ -663,31 +719,33 @@ store_op_new(enum store_kind kind, const char *room, const char *user,
 }
 
 static void
-store_start(enum store_kind kind, const char *room, const char *user,
+store_start(enum store_kind kind, const struct chat_typing_stream *s, const char *user,
     const char *inst, chat_store_fn fn, void *arg)
 {
-	struct store_op *op = store_op_new(kind, room, user, inst, fn, arg);
+	struct store_op *op = store_op_new(kind, s, user, inst, fn, arg);
 
 	if (op != NULL)
 		store_run(op);
 }
 
 void
-chat_store_typing_start(const char *room, const char *user, chat_store_fn fn, void *arg)
+chat_store_typing_start(const struct chat_typing_stream *s, const char *user,
+    chat_store_fn fn, void *arg)
 {
-	store_start(ST_TYPING_START, room, user, NULL, fn, arg);
+	store_start(ST_TYPING_START, s, user, NULL, fn, arg);
 }
 
 void
-chat_store_typing_stop(const char *room, const char *user, chat_store_fn fn, void *arg)
+chat_store_typing_stop(const struct chat_typing_stream *s, const char *user,
+    chat_store_fn fn, void *arg)
 {
-	store_start(ST_TYPING_STOP, room, user, NULL, fn, arg);
+	store_start(ST_TYPING_STOP, s, user, NULL, fn, arg);
 }
 
 void
-chat_store_typing_list(const char *room, chat_store_fn fn, void *arg)
+chat_store_typing_list(const struct chat_typing_stream *s, chat_store_fn fn, void *arg)
 {
-	store_start(ST_TYPING_LIST, room, NULL, NULL, fn, arg);
+	store_start(ST_TYPING_LIST, s, NULL, NULL, fn, arg);
 }
 
 void

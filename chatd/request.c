@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "url.h"
 #include "validate.h"
@@ -118,6 +119,44 @@ chat_uuid_param(struct svc_request *r, const cJSON *body, const char *name,
 		return false;
 	valid_uuid_lower(out, id);
 	return true;
+}
+
+bool
+chat_body_enum(struct svc_request *r, const cJSON *body, const char *name,
+    const char *const *values, bool required, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
+	char msg[160];
+	int len;
+
+	*out = NULL;
+	if (!required && (v == NULL || cJSON_IsNull(v)))
+		return true;
+	for (size_t i = 0; cJSON_IsString(v) && values[i] != NULL; i++)
+		if (strcmp(v->valuestring, values[i]) == 0) {
+			*out = values[i];
+			return true;
+		}
+	len = snprintf(msg, sizeof(msg), "%s must be one of ", name);
+	for (size_t i = 0; values[i] != NULL && len > 0 && (size_t)len < sizeof(msg); i++)
+		len += snprintf(msg + len, sizeof(msg) - (size_t)len, "%s%s", i ? ", " : "",
+		    values[i]);
+	svc_respond_error(r, 400, v == NULL ? "missing_parameter" : "invalid_parameter", msg);
+	return false;
+}
+
+void
+chat_call_param(struct svc_request *r, const char *stmt, const char *name)
+{
+	char id[UUID_STRLEN + 1];
+	const char *params[2] = { id, r->user_id };
+	cJSON *body = r->body_len > 0 ? svc_request_json(r) : NULL;
+
+	if (r->body_len > 0 && body == NULL)
+		return;
+	if (chat_uuid_param(r, body, name, id))
+		chat_call(r, stmt, params);
+	cJSON_Delete(body);
 }
 
 const char *

@@ -95,6 +95,10 @@ gw_dispatch(struct gw_request *r)
 		gw_compat_upgrade(r);
 		return;
 	}
+	if (strcmp(r->path, "/api/dm/ws") == 0) {
+		gw_compat_dm_upgrade(r);
+		return;
+	}
 	if (gw_ops_handle(r))
 		return;
 	switch (gw_router_match(&gw->router, r->method, r->path, &r->route,

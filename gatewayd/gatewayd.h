@@ -207,14 +207,15 @@ bool gw_origin_allowed(const char *list, const char *origin);
 /* ws.c: WebSocket connections. */
 struct gw_sub;
 struct gw_frame;
+struct gw_kind;
 
 struct gw_ws {
 	struct gw_conn *conn;
 	struct wsf_parser parser;	/* the client's frames */
 	char user_id[UUID_STRLEN + 1];
 	char session_id[UUID_STRLEN + 1];
-	struct gw_sub *subs;		/* hub.c's, one per room */
-	int nsubs;
+	struct gw_sub *subs;		/* hub.c's, one per room or conversation */
+	int nsubs;			/* of rooms */
 	long long last_rx_ms, last_ping_ms;
 	long long close_ms;		/* when our close frame was queued */
 	double tokens;			/* frame rate limit: a token bucket */
@@ -227,18 +228,32 @@ struct gw_ws {
 	struct evbuffer *out;		/* what the socket has not taken yet */
 	struct event *wev;		/* one-shot: the socket takes more */
 	char compat_room[UUID_STRLEN + 1];	/* /api/voice/ws: its room */
+	char compat_conv[UUID_STRLEN + 1];	/* /api/dm/ws: its conversation, */
+	char compat_pair[2 * UUID_STRLEN + 2];	/* its reference id, */
+	bool compat_left;			/* left by leave-conversation */
+	int nconvs;			/* subscriptions to conversations */
+	bool online;			/* in presence.c's list of its user */
+	struct gw_ws *user_next;	/* the user's next socket here */
 	struct gw_ws *prev, *next;	/* in gw->wss */
 };
 
 bool gw_ws_precheck(struct gw_request *r);
-void gw_ws_accept(struct gw_request *r, const char *room);
-/* typing / stop-typing in a subscribed room, through chatd. */
-void gw_ws_typing(struct gw_ws *ws, const char *room_id, bool start);
+/* Answers 101: r's connection becomes a WebSocket of r's user. room, conv
+ * and pair: NULL, or what a compatibility socket is bound to (the room of
+ * /api/voice/ws; the conversation of /api/dm/ws and its reference id). */
+void gw_ws_accept(struct gw_request *r, const char *room, const char *conv,
+    const char *pair);
+/* typing / stop-typing in a subscribed room or a conversation, through chatd. */
+void gw_ws_typing(struct gw_ws *ws, const struct gw_kind *kind, const char *id, bool start);
 /* Queues the JSON text of o (taken) as one text message. */
 void gw_ws_send_json(struct gw_ws *ws, cJSON *o);
 /* {"type":"error","room_id"?,"payload":{"code","message"}} */
 void gw_ws_send_error(struct gw_ws *ws, const char *room_id, const char *code,
     const char *message);
+/* The same about the stream whose id's name is key ("room_id",
+ * "conversation_id"). */
+void gw_ws_send_error_about(struct gw_ws *ws, const char *key, const char *id,
+    const char *code, const char *message);
 /* Queues frame f by reference (one buffer shared by every receiver);
  * closes a socket whose queue is over [ws] max_queue_bytes with 1013. */
 void gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f);
@@ -259,6 +274,16 @@ const char *gw_status_text(int status);
 void gw_compat_upgrade(struct gw_request *r);
 void gw_compat_on_message(struct gw_ws *ws, const cJSON *m, const char *type);
 void gw_compat_send_error(struct gw_ws *ws, const char *text);
+/* {type, room_id or conversation_id, user_id, target_user_id (nil),
+ * timestamp}: what the reference's frames always carry. */
+cJSON *gw_compat_envelope(const struct gw_ws *ws, const char *type);
+/* ws_compat_dm.c: GET /api/dm/ws?peer_id=, the reference's DM socket, as
+ * a thin adapter over the hub (one conversation per socket). */
+void gw_compat_dm_upgrade(struct gw_request *r);
+void gw_compat_dm_on_message(struct gw_ws *ws, const cJSON *m, const char *type);
+/* Sends hub frame f in the reference's DM envelope (conversation_id the
+ * pair of user ids, sequence for seq). */
+void gw_compat_dm_send(struct gw_ws *ws, const struct gw_frame *f);
 /* False when a compatibility socket does not get f (its own typing or
  * joining, which the reference sends to the others only). */
 bool gw_compat_wants(const struct gw_ws *ws, const struct gw_frame *f);
@@ -268,21 +293,29 @@ struct gw_frame {
 	int refs;
 	long long seq;			/* 0: an event without one */
 	char left_user[UUID_STRLEN + 1];	/* of a member-left, else "" */
+	char about[UUID_STRLEN + 1];	/* the message whose text it carries */
+	char erases[UUID_STRLEN + 1];	/* the message it deletes */
 	char actor[UUID_STRLEN + 1];	/* user_id of an event without seq */
 	bool self_excluded;		/* compat sockets skip their own */
+	size_t hlen;			/* the header's bytes in data */
 	size_t len;
 	unsigned char data[];		/* the whole WebSocket frame */
 };
 struct gw_frame *gw_frame_new(const char *json, size_t len, long long seq);
 void gw_frame_unref(struct gw_frame *f);
+/* The two kinds of event streams: rooms and conversations (DMs). */
+extern const struct gw_kind gw_kind_room, gw_kind_conv;
 /* resume_from < 0: subscribe; else resume after that seq. */
-void gw_hub_subscribe(struct gw_ws *ws, const char *room_id, long long resume_from);
-void gw_hub_unsubscribe(struct gw_ws *ws, const char *room_id);
+void gw_hub_subscribe(struct gw_ws *ws, const struct gw_kind *kind, const char *id,
+    long long resume_from);
+void gw_hub_unsubscribe(struct gw_ws *ws, const struct gw_kind *kind, const char *id);
 bool gw_hub_subscribed(struct gw_ws *ws, const char *room_id);
 void gw_hub_drop(struct gw_ws *ws);
 /* The socket's queue drained: paused catch-ups go on. */
 void gw_hub_writable(struct gw_ws *ws);
 void gw_hub_event(const char *topic, const cJSON *env);
+/* An event on dm.<id>: to the sockets of its "to" (taken out of env). */
+void gw_hub_dm_event(struct gw *gw, const char *topic, cJSON *env);
 /* chatd's events (re)connected: every room reads what it may have missed. */
 void gw_hub_resync(void);
 /* Rooms with at least one socket subscribed here (/info, /status). */
@@ -290,8 +323,10 @@ int gw_hub_rooms(void);
 
 /* presence.c: sockets per user here; first and last tell chatd. */
 void gw_presence_init(struct gw *gw);
-void gw_presence_open(struct gw *gw, const char *user_id);
-void gw_presence_close(struct gw *gw, const char *user_id);
+void gw_presence_open(struct gw *gw, struct gw_ws *ws);
+void gw_presence_close(struct gw *gw, struct gw_ws *ws);
+/* The user's sockets here, linked by user_next; NULL when none. */
+struct gw_ws *gw_presence_sockets(const char *user_id);
 void gw_presence_tick(struct gw *gw);
 void gw_presence_free(void);
 

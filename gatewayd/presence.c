@@ -1,5 +1,6 @@
-/* Presence as gatewayd sees it: how many sockets each user has open here.
- * A user's first socket tells chatd "online", the last one "offline";
+/* Presence as gatewayd sees it: the sockets each user has open here (the
+ * hub delivers a conversation's events to its members' sockets through
+ * them). A user's first socket tells chatd "online", the last one "offline";
  * chatd keeps the shared state in Redis (docs/presence.md) and tells the
  * user's rooms. A gatewayd that starts first tells chatd to forget what a
  * previous run of it left behind. */
@@ -18,7 +19,7 @@
 
 struct gw_online {
 	char user_id[UUID_STRLEN + 1];
-	int sockets;
+	struct gw_ws *sockets;		/* linked by ws->user_next */
 	struct gw_online *next;
 };
 
@@ -59,30 +60,50 @@ gw_online_slot(const char *user_id)
 }
 
 void
-gw_presence_open(struct gw *gw, const char *user_id)
+gw_presence_open(struct gw *gw, struct gw_ws *ws)
 {
-	struct gw_online **pp = gw_online_slot(user_id), *o = *pp;
+	struct gw_online **pp = gw_online_slot(ws->user_id), *o = *pp;
+	bool first = o == NULL;
 
 	if (o == NULL) {
 		if ((o = calloc(1, sizeof(*o))) == NULL)
 			return;
-		memcpy(o->user_id, user_id, sizeof(o->user_id));
+		memcpy(o->user_id, ws->user_id, sizeof(o->user_id));
 		*pp = o;
 	}
-	if (o->sockets++ == 0)
-		gw_presence_tell(gw, user_id, "online");
+	ws->user_next = o->sockets;
+	o->sockets = ws;
+	ws->online = true;
+	if (first)
+		gw_presence_tell(gw, ws->user_id, "online");
 }
 
 void
-gw_presence_close(struct gw *gw, const char *user_id)
+gw_presence_close(struct gw *gw, struct gw_ws *ws)
 {
-	struct gw_online **pp = gw_online_slot(user_id), *o = *pp;
+	struct gw_online **pp = gw_online_slot(ws->user_id), *o = *pp;
+	struct gw_ws **wp;
 
-	if (o == NULL || --o->sockets > 0)
+	if (o == NULL || !ws->online)
+		return;
+	for (wp = &o->sockets; *wp != NULL && *wp != ws; wp = &(*wp)->user_next)
+		;
+	if (*wp == ws)
+		*wp = ws->user_next;
+	ws->online = false;
+	if (o->sockets != NULL)
 		return;
 	*pp = o->next;
 	free(o);
-	gw_presence_tell(gw, user_id, "offline");
+	gw_presence_tell(gw, ws->user_id, "offline");
+}
+
+struct gw_ws *
+gw_presence_sockets(const char *user_id)
+{
+	struct gw_online *o = *gw_online_slot(user_id);
+
+	return o != NULL ? o->sockets : NULL;
 }
 
 static void

@@ -109,6 +109,10 @@ gw_upstream_event(const char *topic, cJSON *body, void *arg)
 		gw_hub_event(topic, body);
 		return;
 	}
+	if (strncmp(topic, "dm.", 3) == 0) {
+		gw_hub_dm_event(u->gw, topic, body);
+		return;
+	}
 	if (strncmp(topic, "heartbeat.", 10) != 0)
 		return;
 	if (instance == NULL || !uuid_valid(instance)) {
@@ -160,7 +164,8 @@ gw_upstreams_start(struct gw *gw)
 		u->sub = ipc_sub_open(gw->base, gw->conf->up_events[i], gw_upstream_event, u);
 		if (ipc_sub_subscribe(u->sub, "heartbeat.") < 0 ||
 		    (i == GW_AUTHD && ipc_sub_subscribe(u->sub, "session.") < 0) ||
-		    (i == GW_CHATD && ipc_sub_subscribe(u->sub, "room.") < 0))
+		    (i == GW_CHATD && (ipc_sub_subscribe(u->sub, "room.") < 0 ||
+		    ipc_sub_subscribe(u->sub, "dm.") < 0)))
 			fatalx("%s: cannot subscribe to its events", u->name);
 		gw_upstream_fetch_routes(u);
 	}

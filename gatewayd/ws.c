@@ -72,7 +72,10 @@ gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f)
 		gw_ws_close(ws, 1013, "too far behind; resume");
 		return;
 	}
-	gw_ws_queue(ws, f);
+	if (ws->compat_conv[0] != '\0')
+		gw_compat_dm_send(ws, f);
+	else
+		gw_ws_queue(ws, f);
 }
 
 bool
@@ -99,17 +102,24 @@ void
 gw_ws_send_error(struct gw_ws *ws, const char *room_id, const char *code,
     const char *message)
 {
+	gw_ws_send_error_about(ws, "room_id", room_id, code, message);
+}
+
+void
+gw_ws_send_error_about(struct gw_ws *ws, const char *key, const char *id,
+    const char *code, const char *message)
+{
 	cJSON *o, *p;
 
-	if (ws->compat_room[0] != '\0') {
+	if (ws->compat_room[0] != '\0' || ws->compat_conv[0] != '\0') {
 		gw_compat_send_error(ws, message);
 		return;
 	}
 	if ((o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "type", "error");
-	if (room_id != NULL)
-		cJSON_AddStringToObject(o, "room_id", room_id);
+	if (id != NULL)
+		cJSON_AddStringToObject(o, key, id);
 	p = cJSON_AddObjectToObject(o, "payload");
 	cJSON_AddStringToObject(p, "code", code);
 	cJSON_AddStringToObject(p, "message", message);
@@ -162,21 +172,26 @@ gw_ws_typing_cb(int status, cJSON *body, void *arg)
 	(void)status, (void)body, (void)arg;	/* best effort */
 }
 
-/* typing / stop-typing in a subscribed room: chatd records it and tells
- * the room (on every gatewayd). */
+/* typing / stop-typing in a subscribed room, or in a conversation (its
+ * members are checked by chatd): chatd records it and tells the room or
+ * the conversation's members (on every gatewayd). */
 void
-gw_ws_typing(struct gw_ws *ws, const char *room_id, bool start)
+gw_ws_typing(struct gw_ws *ws, const struct gw_kind *kind, const char *id, bool start)
 {
-	char query[96];
+	bool room = kind == &gw_kind_room;
+	char query[112];
 
-	if (!gw_hub_subscribed(ws, room_id)) {
-		gw_ws_send_error(ws, room_id, "not_subscribed", "Subscribe to the room first");
+	if (room && !gw_hub_subscribed(ws, id)) {
+		gw_ws_send_error(ws, id, "not_subscribed", "Subscribe to the room first");
 		return;
 	}
-	snprintf(query, sizeof(query), "room_id=%s&state=%s", room_id, start ? "start" : "stop");
-	if (gw_internal_call(ws->conn->gw, GW_CHATD, "/internal/chat/typing", query,
+	snprintf(query, sizeof(query), "%s=%s&state=%s", room ? "room_id" : "conversation_id",
+	    id, start ? "start" : "stop");
+	if (gw_internal_call(ws->conn->gw, GW_CHATD,
+	    room ? "/internal/chat/typing" : "/internal/dm/typing", query,
 	    ws->user_id, gw_ws_typing_cb, NULL) == NULL)
-		gw_ws_send_error(ws, room_id, "unavailable", "chatd is not available");
+		gw_ws_send_error_about(ws, room ? "room_id" : "conversation_id", id,
+		    "unavailable", "chatd is not available");
 }
 
 /* The seq of a resume's payload, or -1 when it is not a whole number >= 0. */
@@ -192,29 +207,35 @@ gw_ws_resume_seq(const cJSON *m)
 	return (long long)seq->valuedouble;
 }
 
+/* subscribe, resume, unsubscribe, typing, stop-typing: about a room
+ * ("room_id") or a conversation ("conversation_id"). */
 static void
-gw_ws_on_room_message(struct gw_ws *ws, const cJSON *m, const char *type)
+gw_ws_on_stream_message(struct gw_ws *ws, const cJSON *m, const char *type)
 {
-	const char *room = json_str(m, "room_id");
+	const char *room = json_str(m, "room_id"), *conv = json_str(m, "conversation_id");
+	const struct gw_kind *kind = conv != NULL && room == NULL ? &gw_kind_conv : &gw_kind_room;
+	const char *given = kind == &gw_kind_conv ? conv : room;
 	char id[UUID_STRLEN + 1];
 	long long seq;
 
-	if (room == NULL || !uuid_valid(room)) {
-		gw_ws_send_error(ws, NULL, "invalid_room_id", "room_id must be a UUID");
+	if (given == NULL || !uuid_valid(given)) {
+		gw_ws_send_error(ws, NULL, "invalid_room_id",
+		    "room_id (or conversation_id) must be a UUID");
 		return;
 	}
-	valid_uuid_lower(id, room);
+	valid_uuid_lower(id, given);
 	if (strcmp(type, "subscribe") == 0) {
-		gw_hub_subscribe(ws, id, -1);
+		gw_hub_subscribe(ws, kind, id, -1);
 	} else if (strcmp(type, "resume") == 0) {
 		if ((seq = gw_ws_resume_seq(m)) < 0)
-			gw_ws_send_error(ws, id, "invalid_seq", "payload.seq must be a whole number >= 0");
+			gw_ws_send_error_about(ws, kind == &gw_kind_conv ? "conversation_id" : "room_id",
+			    id, "invalid_seq", "payload.seq must be a whole number >= 0");
 		else
-			gw_hub_subscribe(ws, id, seq);
+			gw_hub_subscribe(ws, kind, id, seq);
 	} else if (strcmp(type, "unsubscribe") == 0) {
-		gw_hub_unsubscribe(ws, id);
+		gw_hub_unsubscribe(ws, kind, id);
 	} else {
-		gw_ws_typing(ws, id, strcmp(type, "typing") == 0);
+		gw_ws_typing(ws, kind, id, strcmp(type, "typing") == 0);
 	}
 }
 
@@ -231,12 +252,14 @@ gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 		cJSON_Delete(m);
 		return;
 	}
-	if (ws->compat_room[0] != '\0') {
+	if (ws->compat_room[0] != '\0' || ws->compat_conv[0] != '\0') {
 		/* The reference: bad JSON is an error, no type is ignored. */
 		if (m == NULL)
 			gw_compat_send_error(ws, "Invalid message format");
-		else if (type != NULL)
+		else if (type != NULL && ws->compat_room[0] != '\0')
 			gw_compat_on_message(ws, m, type);
+		else if (type != NULL)
+			gw_compat_dm_on_message(ws, m, type);
 		cJSON_Delete(m);
 		return;
 	}
@@ -248,7 +271,7 @@ gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 	for (int i = 0; room_types[i] != NULL; i++)
 		known |= strcmp(type, room_types[i]) == 0;
 	if (known)
-		gw_ws_on_room_message(ws, m, type);
+		gw_ws_on_stream_message(ws, m, type);
 	else if (strcmp(type, "ping") == 0)
 		gw_ws_pong(ws);
 	else
@@ -469,10 +492,8 @@ gw_ws_precheck(struct gw_request *r)
 	return gw_auth_check(r, ROUTE_USER) == 0;
 }
 
-/* Answers 101: r's connection becomes a WebSocket of r's user once the
- * answer is out. room: the compatibility socket's one room, else NULL. */
 void
-gw_ws_accept(struct gw_request *r, const char *room)
+gw_ws_accept(struct gw_request *r, const char *room, const char *conv, const char *pair)
 {
 	struct gw *gw = r->conn->gw;
 	char accept[32];
@@ -493,6 +514,10 @@ gw_ws_accept(struct gw_request *r, const char *room)
 	memcpy(ws->session_id, r->principal.claims.sid, sizeof(ws->session_id));
 	if (room != NULL)
 		snprintf(ws->compat_room, sizeof(ws->compat_room), "%s", room);
+	if (conv != NULL && pair != NULL) {
+		snprintf(ws->compat_conv, sizeof(ws->compat_conv), "%s", conv);
+		snprintf(ws->compat_pair, sizeof(ws->compat_pair), "%s", pair);
+	}
 	gw_ws_accept_key(gw_request_header(r, "Sec-WebSocket-Key"), accept);
 	r->conn->ws = ws;
 	r->keep_alive = true;
@@ -505,7 +530,7 @@ void
 gw_ws_upgrade(struct gw_request *r)
 {
 	if (gw_ws_precheck(r))
-		gw_ws_accept(r, NULL);
+		gw_ws_accept(r, NULL, NULL, NULL);
 }
 
 /* The 101 is out: the bufferevent only reads from here on. */
@@ -551,9 +576,11 @@ gw_ws_start(struct gw_conn *c)
 		gw->wss->prev = ws;
 	gw->wss = ws;
 	gw->nws++;
-	gw_presence_open(gw, ws->user_id);
+	gw_presence_open(gw, ws);
 	if (ws->compat_room[0] != '\0')
-		gw_hub_subscribe(ws, ws->compat_room, -1);
+		gw_hub_subscribe(ws, &gw_kind_room, ws->compat_room, -1);
+	if (ws->compat_conv[0] != '\0')
+		gw_hub_subscribe(ws, &gw_kind_conv, ws->compat_conv, -1);
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		gw_ws_pump(ws);		/* frames sent right behind the handshake */
 }
@@ -573,7 +600,7 @@ gw_ws_free(struct gw_ws *ws)
 		gw->nws--;
 	}
 	gw_hub_drop(ws);
-	gw_presence_close(gw, ws->user_id);
+	gw_presence_close(gw, ws);
 	gw_ws_free_ctx(ws);
 }
 

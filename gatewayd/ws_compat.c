@@ -42,7 +42,7 @@ gw_compat_checked(int status, cJSON *body, void *arg)
 
 	c->call = NULL;
 	if (status == 200)
-		gw_ws_accept(r, c->room);
+		gw_ws_accept(r, c->room, NULL, NULL);
 	else if (status == 403 || status == 404)
 		gw_respond_error(r, 403, "not_member", "Not in room");
 	else
@@ -81,9 +81,7 @@ gw_compat_upgrade(struct gw_request *r)
 		gw_respond_error(r, 503, "service_unavailable", "chatd is not available");
 }
 
-/* {type, room_id, user_id, target_user_id, timestamp}: every field the
- * reference's server frames always carry. */
-static cJSON *
+cJSON *
 gw_compat_envelope(const struct gw_ws *ws, const char *type)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -93,7 +91,10 @@ gw_compat_envelope(const struct gw_ws *ws, const char *type)
 		return NULL;
 	time_now_rfc3339(now, sizeof(now));
 	cJSON_AddStringToObject(o, "type", type);
-	cJSON_AddStringToObject(o, "room_id", ws->compat_room);
+	if (ws->compat_conv[0] != '\0')
+		cJSON_AddStringToObject(o, "conversation_id", ws->compat_pair);
+	else
+		cJSON_AddStringToObject(o, "room_id", ws->compat_room);
 	cJSON_AddStringToObject(o, "user_id", ws->user_id);
 	cJSON_AddStringToObject(o, "target_user_id", GW_NIL_UUID);
 	cJSON_AddStringToObject(o, "timestamp", now);
@@ -154,7 +155,7 @@ gw_compat_on_message(struct gw_ws *ws, const cJSON *m, const char *type)
 	else if (strcmp(type, "heartbeat") == 0)
 		gw_compat_heartbeat_ack(ws);
 	else if (strcmp(type, "typing") == 0 || strcmp(type, "stop-typing") == 0)
-		gw_ws_typing(ws, ws->compat_room, strcmp(type, "typing") == 0);
+		gw_ws_typing(ws, &gw_kind_room, ws->compat_room, strcmp(type, "typing") == 0);
 	else if (strcmp(type, "user-joined") == 0 || strcmp(type, "user-left") == 0)
 		gw_compat_relay(ws, type);
 	/* anything else: ignored, as the reference does */

@@ -17,6 +17,9 @@ valid_text(const char *s, size_t min, size_t max, bool multiline)
 			chars++;
 		if ((*p < 0x20 && !(multiline && (*p == '\t' || *p == '\n'))) || *p == 0x7f)
 			return "must not contain control characters";
+		/* U+0080-U+009F, the C1 controls (valid UTF-8: p[1] exists) */
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return "must not contain control characters";
 	}
 	if (chars < min)
 		return min == 1 ? "must not be empty" : "is too short";

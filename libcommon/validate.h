@@ -10,7 +10,7 @@
 #include "uuid.h"
 
 /* Valid UTF-8 of min..max characters (code points), without control
- * characters; tab and newline are allowed when multiline. */
+ * characters (C0, DEL and C1); tab and newline are allowed when multiline. */
 const char *valid_text(const char *s, size_t min, size_t max, bool multiline);
 /* Member name of obj as text checked like valid_text (single line). *out is
  * NULL when the member is absent and optional (or null). */

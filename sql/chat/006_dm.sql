@@ -398,8 +398,9 @@ BEGIN
 END;
 $$;
 
--- DELETE /api/dm/delete {message_id}: the sender. The content is erased,
--- its reactions too, and it stops counting as unread.
+-- DELETE /api/dm/delete {message_id}: the sender. The content is erased
+-- (from the events that carried it too: 010_scrub_deleted.sql), its
+-- reactions as well, and it stops counting as unread.
 CREATE FUNCTION chat.dm_delete(p_msg uuid, p_user uuid)
 RETURNS chat.reply LANGUAGE plpgsql AS $$
 DECLARE
@@ -426,21 +427,37 @@ $$;
 
 -- ------------------------------------------------------------ reading
 
--- GET /api/dm/conversations: one row per peer, the latest activity first;
--- p_before (a conversation id of the previous page) continues the list.
+-- A page of p_user's conversations of kind p_kind, the latest activity
+-- first (the index conversation_members_list_idx), after p_before (a
+-- conversation id of the previous page) when given. A conversation opened
+-- but never written to (chat.dm_open) is not listed.
+CREATE FUNCTION chat.conversation_page(p_user uuid, p_kind text, p_limit integer,
+    p_before uuid) RETURNS SETOF chat.conversation_members
+LANGUAGE sql STABLE AS $$
+    SELECT mb.* FROM chat.conversation_members mb
+    JOIN chat.conversations c ON c.id = mb.conversation_id
+    WHERE mb.user_id = p_user AND mb.kind = p_kind AND c.last_seq > 0
+      AND (p_before IS NULL OR (mb.active_at, mb.conversation_id) <
+          (SELECT b.active_at, b.conversation_id FROM chat.conversation_members b
+           WHERE b.conversation_id = p_before AND b.user_id = p_user))
+    ORDER BY mb.active_at DESC, mb.conversation_id DESC LIMIT p_limit;
+$$;
+
+-- 400 when p_before is not one of p_user's conversations of kind p_kind
+-- (p_what names them), else NULL.
+CREATE FUNCTION chat.conversation_cursor_check(p_user uuid, p_kind text, p_before uuid,
+    p_what text) RETURNS chat.reply
+LANGUAGE sql STABLE AS $$
+    SELECT chat.err(400, 'invalid_parameter', 'The cursor is not one of your ' || p_what)
+    WHERE p_before IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chat.conversation_members
+        WHERE conversation_id = p_before AND user_id = p_user AND kind = p_kind);
+$$;
+
+-- GET /api/dm/conversations: one row per peer, the latest activity first.
 CREATE FUNCTION chat.dm_conversations(p_user uuid, p_limit integer, p_before uuid)
-RETURNS chat.reply LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v_at timestamptz;
-    v_list jsonb;
-BEGIN
-    IF p_before IS NOT NULL THEN
-        SELECT active_at INTO v_at FROM chat.conversation_members
-        WHERE conversation_id = p_before AND user_id = p_user AND kind = 'direct';
-        IF NOT FOUND THEN
-            RETURN chat.err(400, 'invalid_parameter', 'The cursor is not one of your conversations');
-        END IF;
-    END IF;
+RETURNS chat.reply LANGUAGE sql STABLE AS $$
+    SELECT coalesce(chat.conversation_cursor_check(p_user, 'direct', p_before,
+        'conversations'), chat.ok_list((
     SELECT jsonb_agg(jsonb_build_object('conversation_id', p.conversation_id,
             'user_id', p.peer, 'username', coalesce(d.username, ''),
             'display_name', coalesce(d.display_name, ''),
@@ -449,18 +466,12 @@ BEGIN
             'last_sender_id', l.sender_id,
             'last_time', chat.rfc3339(coalesce(l.created_at, p.active_at)),
             'unread_count', p.unread) ORDER BY p.active_at DESC, p.conversation_id DESC)
-    INTO v_list
     FROM (SELECT mb.conversation_id, mb.active_at, mb.unread,
                  CASE WHEN c.pair_lo = p_user THEN c.pair_hi ELSE c.pair_lo END AS peer
-          FROM chat.conversation_members mb
-          JOIN chat.conversations c ON c.id = mb.conversation_id
-          WHERE mb.user_id = p_user AND mb.kind = 'direct'
-            AND (v_at IS NULL OR (mb.active_at, mb.conversation_id) < (v_at, p_before))
-          ORDER BY mb.active_at DESC, mb.conversation_id DESC LIMIT p_limit) p
+          FROM chat.conversation_page(p_user, 'direct', p_limit, p_before) mb
+          JOIN chat.conversations c ON c.id = mb.conversation_id) p
     LEFT JOIN auth.directory d ON d.id = p.peer
-    LEFT JOIN LATERAL (SELECT (chat.dm_last_message(p.conversation_id)).*) l ON true;
-    RETURN chat.ok_list(v_list);
-END;
+    LEFT JOIN LATERAL (SELECT (chat.dm_last_message(p.conversation_id)).*) l ON true)));
 $$;
 
 -- GET /api/dm/messages?user_id=: the conversation with that peer.
@@ -607,6 +618,9 @@ DECLARE
     v_marked integer;
     v_now text := chat.rfc3339(now());
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM auth.directory WHERE id = p_peer) THEN
+        RETURN chat.err(404, 'not_found', 'User not found');
+    END IF;
     SELECT * INTO c FROM chat.conversations WHERE id = chat.direct_of(p_user, p_peer)
     FOR NO KEY UPDATE;
     IF c.id IS NULL THEN
@@ -626,7 +640,8 @@ $$;
 -- unread count.
 CREATE FUNCTION chat.dm_read_status(p_user uuid, p_peer uuid) RETURNS chat.reply
 LANGUAGE sql STABLE AS $$
-    SELECT chat.ok(200, jsonb_build_object('peer_id', p_peer,
+    SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM auth.directory WHERE id = p_peer)
+        THEN chat.err(404, 'not_found', 'User not found') ELSE chat.ok(200, jsonb_build_object('peer_id', p_peer,
         'conversation_id', c.id,
         'unread_count', coalesce(me.unread, 0),
         'last_read_seq', coalesce(me.last_read_seq, 0),
@@ -635,9 +650,31 @@ LANGUAGE sql STABLE AS $$
         'peer_read_at', chat.rfc3339(them.read_at),
         'peer_last_read_message_id', (SELECT id FROM chat.dm_messages
             WHERE conversation_id = c.id AND seq <= them.last_read_seq
-            ORDER BY seq DESC LIMIT 1)))
+            ORDER BY seq DESC LIMIT 1))) END
     FROM (SELECT chat.direct_of(p_user, p_peer) AS id) c
     LEFT JOIN chat.conversation_members me ON me.conversation_id = c.id AND me.user_id = p_user
     LEFT JOIN chat.conversation_members them
         ON them.conversation_id = c.id AND them.user_id = p_peer;
+$$;
+
+-- ------------------------------------------------------------ the reference's DM socket
+
+-- GET /api/dm/ws?peer_id= (gatewayd, before the upgrade): p_user's direct
+-- conversation with p_peer, created when there is none yet (it is listed
+-- once it has a message), unless either blocked the other.
+CREATE FUNCTION chat.dm_open(p_user uuid, p_peer uuid) RETURNS chat.reply
+LANGUAGE plpgsql AS $$
+DECLARE
+    c chat.conversations;
+BEGIN
+    IF p_user = p_peer THEN
+        RETURN chat.err(400, 'invalid_request', 'Cannot open a conversation with yourself');
+    ELSIF NOT EXISTS (SELECT 1 FROM auth.directory WHERE id = p_peer) THEN
+        RETURN chat.err(404, 'not_found', 'Peer user not found');
+    ELSIF chat.blocked_between(p_user, p_peer) THEN
+        RETURN chat.err(403, 'blocked', 'Cannot connect to blocked user');
+    END IF;
+    c := chat.direct_lock(p_user, p_peer);
+    RETURN chat.ok(200, jsonb_build_object('conversation_id', c.id, 'seq', c.last_seq));
+END;
 $$;

@@ -23,7 +23,8 @@ def run(coro, timeout=40):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-EPHEMERAL = ("presence-update", "user-typing", "user-stopped-typing")
+EPHEMERAL = ("presence-update", "user-typing", "user-stopped-typing", "dm-typing",
+             "dm-stop-typing")
 
 
 class Sock:
@@ -69,9 +70,11 @@ class Sock:
             if pred(f):
                 return got
 
-    async def expect(self, type, room_id=None, timeout=WAIT_S):
+    async def expect(self, type, room_id=None, timeout=WAIT_S, conversation_id=None):
         frames = await self.until(lambda f: f["type"] in (type, "error") and
-                                  (room_id is None or f.get("room_id") == room_id), timeout)
+                                  (room_id is None or f.get("room_id") == room_id) and
+                                  (conversation_id is None or
+                                   f.get("conversation_id") == conversation_id), timeout)
         assert frames[-1]["type"] == type, frames[-1]
         return frames[-1]
 
@@ -388,3 +391,34 @@ def test_sending_a_message_ends_its_authors_typing(stack):
         assert not [e for e in sb.ephemeral if e["type"] == "user-stopped-typing"]
         await sb.close()
     run(go())
+
+
+def test_a_resume_never_brings_back_a_deleted_text(stack):
+    """A deleted room message (and thread message): the events that carried
+    its text come back emptied on a resume, from the ring or from chatd."""
+    owner, bob = real_user(stack), real_user(stack)
+    room = room_with(stack, owner, bob)
+
+    async def go():
+        so = await Sock.open(stack, owner)
+        await so.subscribe(room)
+        m = send(stack, owner.token, room, "secret room text")
+        r = put(stack, "/api/message/update", {"content": "secret, edited"}, token=owner.token,
+                params={"message_id": m["id"]})
+        assert r.status_code == 200, r.text
+        r = request(stack, "DELETE", "/api/message/delete", token=owner.token,
+                    params={"message_id": m["id"]})
+        assert r.status_code == 200, r.text
+        await so.expect("message-deleted", room)
+        sb = await Sock.open(stack, bob)
+        await sb.send(type="resume", room_id=room, payload={"seq": 0})
+        frames = await sb.until(lambda f: f["type"] in ("resumed", "error"))
+        assert frames[-1]["type"] == "resumed", frames[-1]
+        carried = [f for f in frames if f["type"] in ("chat-message", "message-updated")]
+        assert len(carried) == 2 and all(f["payload"]["content"] == "" for f in carried)
+        assert "secret" not in json.dumps(frames)
+        await sb.close()
+        await so.close()
+    run(go())
+    rows = pg_rows(stack, "SELECT envelope::text FROM chat.events WHERE room_id = %s", (room,))
+    assert not any("secret" in r[0] for r in rows)

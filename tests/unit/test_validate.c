@@ -26,6 +26,12 @@ test_text(void **state)
 	assert_string_equal(valid_text("", 1, 5, false), "must not be empty");
 	assert_string_equal(valid_text("a\nb", 0, 5, false), "must not contain control characters");
 	assert_null(valid_text("a\nb\tc", 0, 5, true));
+	/* C1 controls (U+0080-U+009F) are refused, U+00A0 and up are not */
+	assert_string_equal(valid_text("a\xc2\x85" "b", 0, 5, true),
+	    "must not contain control characters");
+	assert_string_equal(valid_text("\xc2\x9f", 0, 5, true),
+	    "must not contain control characters");
+	assert_null(valid_text("\xc2\xa0\xc3\xa9", 0, 5, true));
 	assert_string_equal(valid_text("\xff", 0, 5, true), "must be valid UTF-8");
 }
 
