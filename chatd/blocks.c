@@ -11,11 +11,11 @@
 #define CHAT_BLOCK_REASON_MAX 255	/* characters */
 
 const struct pg_stmt chat_blocks_stmts[] = {
-	{ "chat_block_add", CHAT_REPLY("chat.block_add($1, $2, $3)"), 3 },
-	{ "chat_block_remove", CHAT_REPLY("chat.block_remove($1, $2)"), 2 },
-	{ "chat_block_list", CHAT_REPLY("chat.block_list($1)"), 1 },
-	{ "chat_block_check", CHAT_REPLY("chat.block_check($1, $2)"), 2 },
-	{ "chat_blocked_by", CHAT_REPLY("chat.blocked_by($1)"), 1 },
+	{ "chat_block_add", SVC_REPLY("chat.block_add($1, $2, $3)"), 3 },
+	{ "chat_block_remove", SVC_REPLY("chat.block_remove($1, $2)"), 2 },
+	{ "chat_block_list", SVC_REPLY("chat.block_list($1)"), 1 },
+	{ "chat_block_check", SVC_REPLY("chat.block_check($1, $2)"), 2 },
+	{ "chat_blocked_by", SVC_REPLY("chat.blocked_by($1)"), 1 },
 	{ NULL, NULL, 0 },
 };
 
@@ -25,14 +25,14 @@ chat_block_user(struct svc_request *r, const cJSON *body, const char *name)
 	const char *params[3] = { NULL, r->user_id, NULL };
 	const char *why;
 
-	if (!chat_body_uuid(r, body, name, true, &params[0]))
+	if (!svc_body_uuid(r, body, name, true, &params[0]))
 		return;
 	why = valid_member_text(body, "reason", false, 0, CHAT_BLOCK_REASON_MAX, &params[2]);
 	if (why != NULL) {
 		svc_respond_error(r, 400, "invalid_request", why);
 		return;
 	}
-	chat_call(r, "chat_block_add", params);
+	svc_call(r, "chat_block_add", params);
 }
 
 /* POST /api/block {blocked_id, reason?} → 201 the block. */
@@ -51,7 +51,7 @@ chat_block_add(struct svc_request *r)
 static void
 chat_block_remove(struct svc_request *r)
 {
-	chat_call_id(r, "chat_block_remove", "blocked_id");
+	svc_call_id(r, "chat_block_remove", "blocked_id");
 }
 
 /* GET /api/block/list → the users the caller blocked, newest first. */
@@ -60,14 +60,14 @@ chat_block_list(struct svc_request *r)
 {
 	const char *params[1] = { r->user_id };
 
-	chat_call(r, "chat_block_list", params);
+	svc_call(r, "chat_block_list", params);
 }
 
 /* GET /api/block/check?user_id= → {"is_blocked":bool}. */
 static void
 chat_block_check(struct svc_request *r)
 {
-	chat_call_id(r, "chat_block_check", "user_id");
+	svc_call_id(r, "chat_block_check", "user_id");
 }
 
 /* GET /api/block/blocked-by → [{user_id, username, created_at}]. */
@@ -76,7 +76,7 @@ chat_blocked_by(struct svc_request *r)
 {
 	const char *params[1] = { r->user_id };
 
-	chat_call(r, "chat_blocked_by", params);
+	svc_call(r, "chat_blocked_by", params);
 }
 
 static const struct svc_route chat_blocks_list[] = {

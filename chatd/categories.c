@@ -8,10 +8,10 @@
 #include "validate.h"
 
 const struct pg_stmt chat_categories_stmts[] = {
-	{ "chat_categories_list", CHAT_REPLY("chat.categories_list()"), 0 },
+	{ "chat_categories_list", SVC_REPLY("chat.categories_list()"), 0 },
 	{ "chat_category_save",
-	  CHAT_REPLY("chat.category_save($1, $2, $3, $4, $5, $6, $7, $8)"), 8 },
-	{ "chat_category_delete", CHAT_REPLY("chat.category_delete($1)"), 1 },
+	  SVC_REPLY("chat.category_save($1, $2, $3, $4, $5, $6, $7, $8)"), 8 },
+	{ "chat_category_delete", SVC_REPLY("chat.category_delete($1)"), 1 },
 	{ NULL, NULL, 0 },
 };
 
@@ -20,7 +20,7 @@ const struct pg_stmt chat_categories_stmts[] = {
 static void
 chat_categories_list(struct svc_request *r)
 {
-	chat_call(r, "chat_categories_list", NULL);
+	svc_call(r, "chat_categories_list", NULL);
 }
 
 /* Checks a category body into params[2..7] of chat.category_save (NULL for
@@ -58,12 +58,12 @@ chat_category_save(struct svc_request *r, bool create)
 
 	if (body == NULL)
 		return;
-	if (create || chat_uuid_param(r, body, "id", id)) {
+	if (create || svc_uuid_param(r, body, "id", id)) {
 		params[0] = create ? NULL : id;
 		if ((why = chat_category_parse(body, create, params, sort)) != NULL)
 			svc_respond_error(r, 400, "invalid_request", why);
 		else
-			chat_call(r, "chat_category_save", params);
+			svc_call(r, "chat_category_save", params);
 	}
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
@@ -96,10 +96,10 @@ chat_category_delete(struct svc_request *r)
 
 	if (r->body_len > 0 && (body = svc_request_json(r)) == NULL)
 		return;
-	ok = chat_uuid_param(r, body, "id", id);
+	ok = svc_uuid_param(r, body, "id", id);
 	cJSON_Delete(body);
 	if (ok)
-		chat_call(r, "chat_category_delete", params);
+		svc_call(r, "chat_category_delete", params);
 }
 
 static const struct svc_route chat_categories_table[] = {

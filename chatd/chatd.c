@@ -71,6 +71,7 @@ chatd_init(struct svc *svc)
 {
 	chatd.svc = svc;
 	chatd.conf = svc_config(svc);
+	svc_publish_hook(chat_typing_after);
 	return 0;
 }
 

@@ -1,14 +1,16 @@
 /* chatd: rooms, messages, DMs, presence and moderation. Shared state and
  * the functions its files offer each other:
  *   chatd.c     options, the daemon definition (routes and statements)
- *   request.c   query-string and body helpers answering 400 themselves
- *   reply.c     the one SQL call of a route and its answer (chat.reply)
+ *   request.c   the cursor page of message lists
  *   events.c    publishing room and conversation events; the internal
  *               routes gatewayd uses to subscribe sockets and to resume
  *               after a gap
  * Each concern (rooms.c, categories.c, messages.c...) exports its routes
  * and statements as `const struct svc_routes chat_<x>_routes` and
- * `const struct pg_stmt chat_<x>_stmts[]`, listed in chatd.c. */
+ * `const struct pg_stmt chat_<x>_stmts[]`, listed in chatd.c. A route
+ * checks its request with libcommon/svc_params.h and makes its one SQL
+ * call, a chat.* function returning a chat.reply, with svc_call
+ * (libcommon/svc_reply.h), which publishes the events after the commit. */
 #ifndef CHATD_H
 #define CHATD_H
 
@@ -17,9 +19,9 @@
 #include <stdbool.h>
 
 #include "svc.h"
+#include "svc_params.h"
+#include "svc_reply.h"
 #include "uuid.h"
-
-#define CHAT_NIL_UUID "00000000-0000-0000-0000-000000000000"
 
 struct chatd_conf {
 	struct svc_conf svc;		/* first, as svc requires */
@@ -32,18 +34,7 @@ struct chatd {
 
 extern struct chatd chatd;
 
-/* request.c: reading parameters; each answers 400 itself and returns
- * false when a value is missing or malformed. */
-/* Query parameter name as a UUID, lower-cased, into out; answers 400
- * "<name> is required" / "Invalid <name>" when it is not one. */
-bool chat_query_uuid(struct svc_request *r, const char *name,
-    char out[UUID_STRLEN + 1]);
-/* An optional UUID query parameter: *val is out, or NULL when absent. */
-bool chat_query_uuid_opt(struct svc_request *r, const char *name,
-    char out[UUID_STRLEN + 1], const char **val);
-/* Query parameter name as an integer in lo..hi; def when absent. */
-bool chat_query_int(struct svc_request *r, const char *name, long lo, long hi,
-    long def, long *out);
+/* request.c */
 /* A page of a list: ?limit= (1..max, def when absent) and at most one of
  * ?before= and ?after=, message ids; before_p/after_p point into the
  * struct, or are NULL when absent. */
@@ -52,44 +43,6 @@ struct chat_page {
 	const char *before_p, *after_p;
 };
 bool chat_query_page(struct svc_request *r, long def, long max, struct chat_page *pg);
-/* Body member name as a UUID (valid_member_uuid); *out NULL when absent
- * and not required. */
-bool chat_body_uuid(struct svc_request *r, const cJSON *body, const char *name,
-    bool required, const char **out);
-/* Body member name as one of values (NULL-terminated): *out points into
- * values, or is NULL when the member is absent (or null) and optional.
- * Answers 400 missing_parameter / invalid_parameter ("<name> must be one
- * of ...") and returns false otherwise. */
-bool chat_body_enum(struct svc_request *r, const cJSON *body, const char *name,
-    const char *const *values, bool required, const char **out);
-/* The UUID name from the query string, else from body (which may be NULL)
- * when it has that member; lower-cased into out. */
-bool chat_uuid_param(struct svc_request *r, const cJSON *body, const char *name,
-    char out[UUID_STRLEN + 1]);
-/* Calls stmt (chat_call) with the UUID name, from the query or a JSON body
- * (chat_uuid_param), and the caller. */
-void chat_call_param(struct svc_request *r, const char *stmt, const char *name);
-/* "true" or "false": whether r's caller is a global admin, as a parameter. */
-const char *chat_admin(const struct svc_request *r);
-/* Calls stmt (chat_call) with the query's UUID name, the caller and
- * chat_admin: the shape of every route about one thing named by its id. A
- * statement of two parameters takes the first two. */
-void chat_call_id(struct svc_request *r, const char *stmt, const char *name);
-
-/* reply.c: every route's one SQL call, a function returning a chat.reply
- * (sql/chat/003_rooms_functions.sql). */
-/* The SQL that calls call: one row per event envelope, at least one;
- * columns status, body, envelope. */
-#define CHAT_REPLY(call) "SELECT f.status, f.body::text, e::text FROM " call \
-	" f LEFT JOIN LATERAL jsonb_array_elements(f.events) e ON true"
-/* Queues CHAT_REPLY statement stmt for r; its callback answers r with the
- * status and body (a 429's retry_after also as Retry-After), after
- * publishing the events. Database errors that are a race (unique or
- * foreign key violations, deadlocks) answer 409, 404 or 503. */
-void chat_call(struct svc_request *r, const char *stmt, const char *const *params);
-/* chat_call for a request that continues in callbacks: frees op once
- * answered. */
-void chat_op_call(struct svc_op *op, const char *stmt, const char *const *params);
 
 /* events.c */
 /* Publishes an ephemeral event on room.<room>: {type, room_id, user_id,
@@ -102,9 +55,6 @@ void chat_publish_ephemeral(const char *type, const char *room, const char *user
  * gatewayd delivers to and drops (dm-typing). */
 void chat_publish_dm_ephemeral(const char *type, const char *conv, const char *user,
     const cJSON *payload, const cJSON *to);
-/* Publishes every non-NULL envelope in column col of res (room_id taken
- * from each envelope). */
-void chat_publish_column(const PGresult *res, int col);
 
 extern const struct svc_routes chat_events_routes;
 extern const struct pg_stmt chat_events_stmts[];
@@ -151,7 +101,7 @@ bool chat_content(struct svc_request *r, const cJSON *body, bool required,
 /* True when e is an acceptable emoji (1-32 bytes of UTF-8 without spaces
  * or control characters); else answers 400. */
 bool chat_emoji_ok(struct svc_request *r, const char *e);
-/* chat_call_id for a route whose body is {content} (chat_content): calls
+/* svc_call_id for a route whose body is {content} (chat_content): calls
  * stmt with the query's UUID name, the caller and the content. */
 void chat_call_id_content(struct svc_request *r, const char *stmt, const char *name);
 
@@ -173,7 +123,7 @@ void chat_typing_after(const cJSON *env);
 /* The statuses a user may choose: online, away, busy, dnd, invisible,
  * offline (NULL-terminated). */
 extern const char *const chat_presence_statuses[];
-/* chat_call of CHAT_REPLY statement stmt once it is known whether user
+/* svc_call of SVC_REPLY statement stmt once it is known whether user
  * holds a socket on some gatewayd: params has n entries (at most 8), the
  * last of which is then set to "true" or "false"; the others are copied.
  * For writes whose SQL announces a change of what others see. */

@@ -13,12 +13,12 @@
 #define CHAT_CONNECTION_BODY_MAX 1024
 
 const struct pg_stmt chat_connections_stmts[] = {
-	{ "chat_connections_of", CHAT_REPLY("chat.connections_of($1, $2, $3)"), 3 },
-	{ "chat_connection_request", CHAT_REPLY("chat.connection_request($1, $2)"), 2 },
-	{ "chat_connection_accept", CHAT_REPLY("chat.connection_accept($1, $2)"), 2 },
-	{ "chat_connection_reject", CHAT_REPLY("chat.connection_reject($1, $2)"), 2 },
-	{ "chat_connection_remove", CHAT_REPLY("chat.connection_remove($1, $2)"), 2 },
-	{ "chat_connection_status", CHAT_REPLY("chat.connection_status($1, $2)"), 2 },
+	{ "chat_connections_of", SVC_REPLY("chat.connections_of($1, $2, $3)"), 3 },
+	{ "chat_connection_request", SVC_REPLY("chat.connection_request($1, $2)"), 2 },
+	{ "chat_connection_accept", SVC_REPLY("chat.connection_accept($1, $2)"), 2 },
+	{ "chat_connection_reject", SVC_REPLY("chat.connection_reject($1, $2)"), 2 },
+	{ "chat_connection_remove", SVC_REPLY("chat.connection_remove($1, $2)"), 2 },
+	{ "chat_connection_status", SVC_REPLY("chat.connection_status($1, $2)"), 2 },
 	{ NULL, NULL, 0 },
 };
 
@@ -32,8 +32,8 @@ chat_connection_call(struct svc_request *r, const char *stmt)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "connected_user_id", true, &params[0]))
-		chat_call(r, stmt, params);
+	if (svc_body_uuid(r, body, "connected_user_id", true, &params[0]))
+		svc_call(r, stmt, params);
 	cJSON_Delete(body);
 }
 
@@ -44,7 +44,7 @@ chat_connections_call(struct svc_request *r, const char *status, const char *dir
 {
 	const char *params[3] = { r->user_id, status, direction };
 
-	chat_call(r, "chat_connections_of", params);
+	svc_call(r, "chat_connections_of", params);
 }
 
 /* GET /api/connections?status=accepted|pending (accepted when absent) →
@@ -111,7 +111,7 @@ chat_connection_remove(struct svc_request *r)
 static void
 chat_connection_status(struct svc_request *r)
 {
-	chat_call_id(r, "chat_connection_status", "user_id");
+	svc_call_id(r, "chat_connection_status", "user_id");
 }
 
 /* POST /api/connections/block {connected_user_id, reason?} → 201 the

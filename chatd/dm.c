@@ -17,17 +17,17 @@
 #define CHAT_DM_BODY_MAX 65536		/* 4000 characters as \uXXXX pairs */
 
 const struct pg_stmt chat_dm_stmts[] = {
-	{ "chat_dm_send", CHAT_REPLY("chat.dm_send($1, $2, $3)"), 3 },
-	{ "chat_dm_conversations", CHAT_REPLY("chat.dm_conversations($1, $2, $3)"), 3 },
-	{ "chat_dm_history", CHAT_REPLY("chat.dm_history($1, $2, $3, $4, $5)"), 5 },
-	{ "chat_dm_update", CHAT_REPLY("chat.dm_update($1, $2, $3)"), 3 },
-	{ "chat_dm_delete", CHAT_REPLY("chat.dm_delete($1, $2)"), 2 },
-	{ "chat_dm_reaction_add", CHAT_REPLY("chat.dm_reaction_add($1, $2, $3)"), 3 },
-	{ "chat_dm_reaction_remove", CHAT_REPLY("chat.dm_reaction_remove($1, $2, $3)"), 3 },
-	{ "chat_dm_reactions_of", CHAT_REPLY("chat.dm_reactions_of($1, $2)"), 2 },
-	{ "chat_dm_read", CHAT_REPLY("chat.dm_read($1, $2)"), 2 },
-	{ "chat_dm_read_all", CHAT_REPLY("chat.dm_read_all($1, $2)"), 2 },
-	{ "chat_dm_read_status", CHAT_REPLY("chat.dm_read_status($1, $2)"), 2 },
+	{ "chat_dm_send", SVC_REPLY("chat.dm_send($1, $2, $3)"), 3 },
+	{ "chat_dm_conversations", SVC_REPLY("chat.dm_conversations($1, $2, $3)"), 3 },
+	{ "chat_dm_history", SVC_REPLY("chat.dm_history($1, $2, $3, $4, $5)"), 5 },
+	{ "chat_dm_update", SVC_REPLY("chat.dm_update($1, $2, $3)"), 3 },
+	{ "chat_dm_delete", SVC_REPLY("chat.dm_delete($1, $2)"), 2 },
+	{ "chat_dm_reaction_add", SVC_REPLY("chat.dm_reaction_add($1, $2, $3)"), 3 },
+	{ "chat_dm_reaction_remove", SVC_REPLY("chat.dm_reaction_remove($1, $2, $3)"), 3 },
+	{ "chat_dm_reactions_of", SVC_REPLY("chat.dm_reactions_of($1, $2)"), 2 },
+	{ "chat_dm_read", SVC_REPLY("chat.dm_read($1, $2)"), 2 },
+	{ "chat_dm_read_all", SVC_REPLY("chat.dm_read_all($1, $2)"), 2 },
+	{ "chat_dm_read_status", SVC_REPLY("chat.dm_read_status($1, $2)"), 2 },
 	{ NULL, NULL, 0 },
 };
 
@@ -38,8 +38,8 @@ chat_dm_call_user_id(struct svc_request *r, const char *stmt, const char *name)
 	char id[UUID_STRLEN + 1];
 	const char *params[2] = { r->user_id, id };
 
-	if (chat_query_uuid(r, name, id))
-		chat_call(r, stmt, params);
+	if (svc_query_uuid(r, name, id))
+		svc_call(r, stmt, params);
 }
 
 /* POST /api/dm/send {receiver_id, content} → DirectMessageResponse. */
@@ -51,9 +51,9 @@ chat_dm_send(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "receiver_id", true, &params[1]) &&
+	if (svc_body_uuid(r, body, "receiver_id", true, &params[1]) &&
 	    chat_content(r, body, true, &params[2]))
-		chat_call(r, "chat_dm_send", params);
+		svc_call(r, "chat_dm_send", params);
 	cJSON_Delete(body);
 }
 
@@ -66,11 +66,11 @@ chat_dm_conversations(struct svc_request *r)
 	const char *params[3] = { r->user_id, limit, NULL };
 	long n;
 
-	if (!chat_query_int(r, "limit", 1, CHAT_DM_LIST_MAX, CHAT_DM_LIST_DEFAULT, &n) ||
-	    !chat_query_uuid_opt(r, "before", before, &params[2]))
+	if (!svc_query_int(r, "limit", 1, CHAT_DM_LIST_MAX, CHAT_DM_LIST_DEFAULT, &n) ||
+	    !svc_query_uuid_opt(r, "before", before, &params[2]))
 		return;
 	snprintf(limit, sizeof(limit), "%ld", n);
-	chat_call(r, "chat_dm_conversations", params);
+	svc_call(r, "chat_dm_conversations", params);
 }
 
 /* GET /api/dm/messages?user_id=&limit=&before=|after= → newest first. */
@@ -81,11 +81,11 @@ chat_dm_history(struct svc_request *r)
 	struct chat_page pg;
 	const char *params[5] = { r->user_id, peer, pg.limit, NULL, NULL };
 
-	if (!chat_query_uuid(r, "user_id", peer) ||
+	if (!svc_query_uuid(r, "user_id", peer) ||
 	    !chat_query_page(r, CHAT_DM_PAGE_DEFAULT, CHAT_DM_PAGE_MAX, &pg))
 		return;
 	params[3] = pg.before_p, params[4] = pg.after_p;
-	chat_call(r, "chat_dm_history", params);
+	svc_call(r, "chat_dm_history", params);
 }
 
 /* PUT /api/dm/update {message_id, content} → DirectMessageResponse. */
@@ -97,9 +97,9 @@ chat_dm_update(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "message_id", true, &params[0]) &&
+	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
 	    chat_content(r, body, true, &params[2]))
-		chat_call(r, "chat_dm_update", params);
+		svc_call(r, "chat_dm_update", params);
 	cJSON_Delete(body);
 }
 
@@ -107,7 +107,7 @@ chat_dm_update(struct svc_request *r)
 static void
 chat_dm_delete(struct svc_request *r)
 {
-	chat_call_param(r, "chat_dm_delete", "message_id");
+	svc_call_param(r, "chat_dm_delete", "message_id");
 }
 
 /* POST /api/dm/reaction/add {message_id, emoji} → DMReactionResponse. */
@@ -122,9 +122,9 @@ chat_dm_reaction_add(struct svc_request *r)
 		return;
 	emoji = cJSON_GetObjectItemCaseSensitive(body, "emoji");
 	params[2] = cJSON_IsString(emoji) ? emoji->valuestring : NULL;
-	if (chat_body_uuid(r, body, "message_id", true, &params[0]) &&
+	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
 	    chat_emoji_ok(r, params[2]))
-		chat_call(r, "chat_dm_reaction_add", params);
+		svc_call(r, "chat_dm_reaction_add", params);
 	cJSON_Delete(body);
 }
 
@@ -135,26 +135,26 @@ chat_dm_reaction_remove(struct svc_request *r)
 	char id[UUID_STRLEN + 1], emoji[64];
 	const char *params[3] = { id, r->user_id, emoji };
 
-	if (!chat_query_uuid(r, "message_id", id))
+	if (!svc_query_uuid(r, "message_id", id))
 		return;
 	if (url_query_param(r->query, "emoji", emoji, sizeof(emoji)) <= 0)
 		params[2] = NULL;
 	if (chat_emoji_ok(r, params[2]))
-		chat_call(r, "chat_dm_reaction_remove", params);
+		svc_call(r, "chat_dm_reaction_remove", params);
 }
 
 /* GET /api/dm/reactions?message_id= → the reactions, oldest first. */
 static void
 chat_dm_reactions_of(struct svc_request *r)
 {
-	chat_call_param(r, "chat_dm_reactions_of", "message_id");
+	svc_call_param(r, "chat_dm_reactions_of", "message_id");
 }
 
 /* POST /api/dm/read {message_id} → {status, message_id, read_at}. */
 static void
 chat_dm_read(struct svc_request *r)
 {
-	chat_call_param(r, "chat_dm_read", "message_id");
+	svc_call_param(r, "chat_dm_read", "message_id");
 }
 
 /* POST /api/dm/read/all?peer_id= → {"marked_count":n,"status":"ok"}. */

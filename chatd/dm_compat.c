@@ -12,8 +12,8 @@
 #include "url.h"
 
 const struct pg_stmt chat_dm_compat_stmts[] = {
-	{ "chat_dm_open", CHAT_REPLY("chat.dm_open($1, $2)"), 2 },
-	{ "chat_dm_read_internal", CHAT_REPLY("chat.dm_read($1, $2)"), 2 },
+	{ "chat_dm_open", SVC_REPLY("chat.dm_open($1, $2)"), 2 },
+	{ "chat_dm_read_internal", SVC_REPLY("chat.dm_read($1, $2)"), 2 },
 	/* The message's conversation and its members, for a member. */
 	{ "chat_dm_delivered", "SELECT m.conversation_id::text,"
 	  " (SELECT json_agg(user_id) FROM chat.conversation_members"
@@ -40,8 +40,8 @@ chat_dm_open(struct svc_request *r)
 	char peer[UUID_STRLEN + 1];
 	const char *params[2] = { r->user_id, peer };
 
-	if (chat_dm_compat_user(r) && chat_query_uuid(r, "peer_id", peer))
-		chat_call(r, "chat_dm_open", params);
+	if (chat_dm_compat_user(r) && svc_query_uuid(r, "peer_id", peer))
+		svc_call(r, "chat_dm_open", params);
 }
 
 /* GET /internal/dm/read?message_id= → as POST /api/dm/read. */
@@ -51,8 +51,8 @@ chat_dm_read_internal(struct svc_request *r)
 	char id[UUID_STRLEN + 1];
 	const char *params[2] = { id, r->user_id };
 
-	if (chat_dm_compat_user(r) && chat_query_uuid(r, "message_id", id))
-		chat_call(r, "chat_dm_read_internal", params);
+	if (chat_dm_compat_user(r) && svc_query_uuid(r, "message_id", id))
+		svc_call(r, "chat_dm_read_internal", params);
 }
 
 static void
@@ -89,7 +89,7 @@ chat_dm_delivered(struct svc_request *r)
 	char id[UUID_STRLEN + 1];
 	const char *params[2] = { id, r->user_id };
 
-	if (chat_dm_compat_user(r) && chat_query_uuid(r, "message_id", id))
+	if (chat_dm_compat_user(r) && svc_query_uuid(r, "message_id", id))
 		svc_query(r, "chat_dm_delivered", params, chat_dm_delivered_cb, r);
 }
 

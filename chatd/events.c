@@ -1,10 +1,11 @@
-/* Room and conversation events: publishing what chat.emit and
- * chat.dm_emit wrote (topics room.<uuid> and dm.<uuid>) and ephemeral
- * events, and the internal routes gatewayd's WebSocket hub calls on behalf
- * of a user: subscribing (membership and the stream's current seq) and
- * reading the events after a seq (resume, and filling a gap it noticed).
- * A conversation's event carries "to", the members it is for, which
- * gatewayd reads and drops (sql/chat/006_dm.sql). */
+/* Room and conversation events: ephemeral events (those chat.emit and
+ * chat.dm_emit wrote are published by svc_call, libcommon/svc_reply.c, on
+ * the topics room.<uuid> and dm.<uuid>), and the internal routes
+ * gatewayd's WebSocket hub calls on behalf of a user: subscribing
+ * (membership and the stream's current seq) and reading the events after
+ * a seq (resume, and filling a gap it noticed). A conversation's event
+ * carries "to", the members it is for, which gatewayd reads and drops
+ * (sql/chat/006_dm.sql). */
 #include "chatd.h"
 
 #include <stdio.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 
 #include "json.h"
-#include "log.h"
 
 #define CHAT_EVENTS_PAGE 500
 
@@ -53,49 +53,14 @@ static const struct chat_stream chat_dm_stream = {
 	"Conversation not found", "You are not a member of this conversation",
 };
 
-/* Publishes env on <prefix>.<id>. */
-static void
-chat_publish_obj(const char *prefix, const char *id, const cJSON *env)
-{
-	char topic[8 + UUID_STRLEN + 1];
-
-	snprintf(topic, sizeof(topic), "%s.%s", prefix, id);
-	if (ipc_publish(svc_pub(chatd.svc), topic, env) < 0)
-		log_warnx("events: could not publish on %s", topic);
-}
-
-/* An ephemeral envelope {type, <key>: id, user_id, target_user_id (nil),
- * payload (copied; omitted when NULL), timestamp}; NULL when out of memory. */
-static cJSON *
-chat_ephemeral(const char *type, const char *key, const char *id, const char *user,
-    const cJSON *payload)
-{
-	cJSON *env = cJSON_CreateObject();
-	char now[RFC3339_STRLEN];
-
-	time_now_rfc3339(now, sizeof(now));
-	if (env != NULL &&
-	    cJSON_AddStringToObject(env, "type", type) != NULL &&
-	    cJSON_AddStringToObject(env, key, id) != NULL &&
-	    cJSON_AddStringToObject(env, "user_id", user) != NULL &&
-	    cJSON_AddStringToObject(env, "target_user_id", CHAT_NIL_UUID) != NULL &&
-	    (payload == NULL ||
-	    cJSON_AddItemToObject(env, "payload", cJSON_Duplicate(payload, true))) &&
-	    cJSON_AddStringToObject(env, "timestamp", now) != NULL)
-		return env;
-	log_warnx("events: out of memory; %s of %s not published", type, id);
-	cJSON_Delete(env);
-	return NULL;
-}
-
 void
 chat_publish_ephemeral(const char *type, const char *room, const char *user,
     const cJSON *payload)
 {
-	cJSON *env = chat_ephemeral(type, "room_id", room, user, payload);
+	cJSON *env = svc_ephemeral(type, "room_id", room, user, payload);
 
 	if (env != NULL)
-		chat_publish_obj("room", room, env);
+		svc_publish(chatd.svc, "room", room, env);
 	cJSON_Delete(env);
 }
 
@@ -103,35 +68,11 @@ void
 chat_publish_dm_ephemeral(const char *type, const char *conv, const char *user,
     const cJSON *payload, const cJSON *to)
 {
-	cJSON *env = chat_ephemeral(type, "conversation_id", conv, user, payload);
+	cJSON *env = svc_ephemeral(type, "conversation_id", conv, user, payload);
 
 	if (env != NULL && cJSON_AddItemToObject(env, "to", cJSON_Duplicate(to, true)))
-		chat_publish_obj("dm", conv, env);
+		svc_publish(chatd.svc, "dm", conv, env);
 	cJSON_Delete(env);
-}
-
-void
-chat_publish_column(const PGresult *res, int col)
-{
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *env = PQgetvalue(res, i, col);
-		cJSON *o;
-		const char *room, *conv;
-
-		if (PQgetisnull(res, i, col))
-			continue;
-		o = json_parse_exact(env, strlen(env));
-		room = json_str(o, "room_id");
-		conv = json_str(o, "conversation_id");
-		if (room != NULL) {
-			chat_publish_obj("room", room, o);
-			chat_typing_after(o);
-		} else if (conv != NULL) {
-			chat_publish_obj("dm", conv, o);
-			chat_typing_after(o);
-		}
-		cJSON_Delete(o);
-	}
 }
 
 /* A subscription being checked. */
@@ -177,7 +118,7 @@ chat_subscribe(struct svc_request *r, const struct chat_stream *st)
 	const char *params[2] = { id, r->user_id };
 	struct chat_sub_op *op;
 
-	if (!chat_query_uuid(r, st->param, id) ||
+	if (!svc_query_uuid(r, st->param, id) ||
 	    (op = svc_op_new(r, NULL, sizeof(*op), chat_sub_op_free)) == NULL)
 		return;
 	op->st = st;
@@ -211,8 +152,8 @@ chat_events_after(struct svc_request *r, const struct chat_stream *st)
 	const char *params[4] = { id, r->user_id, after, limit };
 	long n;
 
-	if (!chat_query_uuid(r, st->param, id) ||
-	    !chat_query_int(r, "after", 0, 0x7fffffffffffffffL, 0, &n))
+	if (!svc_query_uuid(r, st->param, id) ||
+	    !svc_query_int(r, "after", 0, 0x7fffffffffffffffL, 0, &n))
 		return;
 	snprintf(after, sizeof(after), "%ld", n);
 	snprintf(limit, sizeof(limit), "%d", CHAT_EVENTS_PAGE);

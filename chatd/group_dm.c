@@ -25,15 +25,15 @@
 #define CHAT_GROUP_DM_IDS_LEN ((CHAT_GROUP_DM_MAX - 1) * (UUID_STRLEN + 1) + 2)
 
 const struct pg_stmt chat_group_dm_stmts[] = {
-	{ "chat_group_dm_create", CHAT_REPLY("chat.group_dm_create($1, $2, $3)"), 3 },
-	{ "chat_group_dms_list", CHAT_REPLY("chat.group_dms_list($1, $2, $3)"), 3 },
-	{ "chat_group_dm_rename", CHAT_REPLY("chat.group_dm_rename($1, $2, $3)"), 3 },
-	{ "chat_group_dm_history", CHAT_REPLY("chat.group_dm_history($1, $2, $3, $4, $5)"), 5 },
-	{ "chat_group_dm_send", CHAT_REPLY("chat.group_dm_send($1, $2, $3)"), 3 },
-	{ "chat_group_dm_member_add", CHAT_REPLY("chat.group_dm_member_add($1, $2, $3)"), 3 },
+	{ "chat_group_dm_create", SVC_REPLY("chat.group_dm_create($1, $2, $3)"), 3 },
+	{ "chat_group_dms_list", SVC_REPLY("chat.group_dms_list($1, $2, $3)"), 3 },
+	{ "chat_group_dm_rename", SVC_REPLY("chat.group_dm_rename($1, $2, $3)"), 3 },
+	{ "chat_group_dm_history", SVC_REPLY("chat.group_dm_history($1, $2, $3, $4, $5)"), 5 },
+	{ "chat_group_dm_send", SVC_REPLY("chat.group_dm_send($1, $2, $3)"), 3 },
+	{ "chat_group_dm_member_add", SVC_REPLY("chat.group_dm_member_add($1, $2, $3)"), 3 },
 	{ "chat_group_dm_member_remove",
-	  CHAT_REPLY("chat.group_dm_member_remove($1, $2, $3)"), 3 },
-	{ "chat_group_dm_leave", CHAT_REPLY("chat.group_dm_leave($1, $2)"), 2 },
+	  SVC_REPLY("chat.group_dm_member_remove($1, $2, $3)"), 3 },
+	{ "chat_group_dm_leave", SVC_REPLY("chat.group_dm_leave($1, $2)"), 2 },
 	{ NULL, NULL, 0 },
 };
 
@@ -97,7 +97,7 @@ chat_group_dm_create(struct svc_request *r)
 		if ((why = chat_group_dm_ids(body, ids)) != NULL)
 			svc_respond_error(r, 400, "invalid_request", why);
 		else
-			chat_call(r, "chat_group_dm_create", params);
+			svc_call(r, "chat_group_dm_create", params);
 	}
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
@@ -111,11 +111,11 @@ chat_group_dms_list(struct svc_request *r)
 	const char *params[3] = { r->user_id, limit, NULL };
 	long n;
 
-	if (!chat_query_int(r, "limit", 1, CHAT_GROUP_DM_LIST_MAX, CHAT_GROUP_DM_LIST_DEFAULT,
-	    &n) || !chat_query_uuid_opt(r, "before", before, &params[2]))
+	if (!svc_query_int(r, "limit", 1, CHAT_GROUP_DM_LIST_MAX, CHAT_GROUP_DM_LIST_DEFAULT,
+	    &n) || !svc_query_uuid_opt(r, "before", before, &params[2]))
 		return;
 	snprintf(limit, sizeof(limit), "%ld", n);
-	chat_call(r, "chat_group_dms_list", params);
+	svc_call(r, "chat_group_dms_list", params);
 }
 
 /* PUT /api/group-dm/update {group_dm_id, name} → the group. */
@@ -127,9 +127,9 @@ chat_group_dm_rename(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "group_dm_id", true, &params[0]) &&
+	if (svc_body_uuid(r, body, "group_dm_id", true, &params[0]) &&
 	    chat_group_dm_name(r, body, &params[2]))
-		chat_call(r, "chat_group_dm_rename", params);
+		svc_call(r, "chat_group_dm_rename", params);
 	cJSON_Delete(body);
 }
 
@@ -142,11 +142,11 @@ chat_group_dm_history(struct svc_request *r)
 	struct chat_page pg;
 	const char *params[5] = { group, r->user_id, pg.limit, NULL, NULL };
 
-	if (!chat_query_uuid(r, "group_dm_id", group) ||
+	if (!svc_query_uuid(r, "group_dm_id", group) ||
 	    !chat_query_page(r, CHAT_GROUP_DM_PAGE_DEFAULT, CHAT_GROUP_DM_PAGE_MAX, &pg))
 		return;
 	params[3] = pg.before_p, params[4] = pg.after_p;
-	chat_call(r, "chat_group_dm_history", params);
+	svc_call(r, "chat_group_dm_history", params);
 }
 
 /* POST /api/group-dm/message/send {group_dm_id, content} → 201 the message. */
@@ -158,9 +158,9 @@ chat_group_dm_send(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "group_dm_id", true, &params[0]) &&
+	if (svc_body_uuid(r, body, "group_dm_id", true, &params[0]) &&
 	    chat_content(r, body, true, &params[2]))
-		chat_call(r, "chat_group_dm_send", params);
+		svc_call(r, "chat_group_dm_send", params);
 	cJSON_Delete(body);
 }
 
@@ -174,9 +174,9 @@ chat_group_dm_call_member(struct svc_request *r, const char *stmt)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "group_dm_id", true, &params[0]) &&
-	    chat_body_uuid(r, body, "user_id", true, &params[2]))
-		chat_call(r, stmt, params);
+	if (svc_body_uuid(r, body, "group_dm_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "user_id", true, &params[2]))
+		svc_call(r, stmt, params);
 	cJSON_Delete(body);
 }
 
@@ -201,7 +201,7 @@ chat_group_dm_member_remove(struct svc_request *r)
 static void
 chat_group_dm_leave(struct svc_request *r)
 {
-	chat_call_param(r, "chat_group_dm_leave", "group_dm_id");
+	svc_call_param(r, "chat_group_dm_leave", "group_dm_id");
 }
 
 static const struct svc_route chat_group_dm_list[] = {

@@ -12,12 +12,12 @@
 
 const struct pg_stmt chat_members_stmts[] = {
 	{ "chat_room_pass", "SELECT password_hash FROM chat.rooms WHERE id = $1", 1 },
-	{ "chat_room_join", CHAT_REPLY("chat.room_join($1, $2, $3)"), 3 },
-	{ "chat_room_leave", CHAT_REPLY("chat.room_leave($1, $2)"), 2 },
-	{ "chat_room_transfer", CHAT_REPLY("chat.room_transfer($1, $2, $3, $4)"), 4 },
-	{ "chat_member_set_role", CHAT_REPLY("chat.member_set_role($1, $2, $3, $4, $5)"), 5 },
-	{ "chat_member_kick", CHAT_REPLY("chat.member_kick($1, $2, $3, $4)"), 4 },
-	{ "chat_room_members", CHAT_REPLY("chat.room_members($1, $2, $3)"), 3 },
+	{ "chat_room_join", SVC_REPLY("chat.room_join($1, $2, $3)"), 3 },
+	{ "chat_room_leave", SVC_REPLY("chat.room_leave($1, $2)"), 2 },
+	{ "chat_room_transfer", SVC_REPLY("chat.room_transfer($1, $2, $3, $4)"), 4 },
+	{ "chat_member_set_role", SVC_REPLY("chat.member_set_role($1, $2, $3, $4, $5)"), 5 },
+	{ "chat_member_kick", SVC_REPLY("chat.member_kick($1, $2, $3, $4)"), 4 },
+	{ "chat_room_members", SVC_REPLY("chat.room_members($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -49,7 +49,7 @@ chat_join_run(struct chat_join_op *c)
 {
 	const char *params[3] = { c->room, c->op.r->user_id, c->hash };
 
-	chat_op_call(&c->op, "chat_room_join", params);
+	svc_op_call(&c->op, "chat_room_join", params);
 }
 
 static void
@@ -129,8 +129,8 @@ chat_room_leave(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "room_id", true, &params[0]))
-		chat_call(r, "chat_room_leave", params);
+	if (svc_body_uuid(r, body, "room_id", true, &params[0]))
+		svc_call(r, "chat_room_leave", params);
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
 
@@ -139,7 +139,7 @@ chat_room_leave(struct svc_request *r)
 static void
 chat_room_members(struct svc_request *r)
 {
-	chat_call_id(r, "chat_room_members", "room_id");
+	svc_call_id(r, "chat_room_members", "room_id");
 }
 
 /* ------------------------------------------------------------ roles */
@@ -167,16 +167,16 @@ static void
 chat_member_set_role(struct svc_request *r)
 {
 	cJSON *body = svc_request_json(r);
-	const char *why, *params[5] = { NULL, r->user_id, chat_admin(r), NULL, NULL };
+	const char *why, *params[5] = { NULL, r->user_id, svc_admin(r), NULL, NULL };
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "room_id", true, &params[0]) &&
-	    chat_body_uuid(r, body, "user_id", true, &params[3])) {
+	if (svc_body_uuid(r, body, "room_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "user_id", true, &params[3])) {
 		if ((why = chat_member_role(body, &params[4])) != NULL)
 			svc_respond_error(r, 400, "invalid_request", why);
 		else
-			chat_call(r, "chat_member_set_role", params);
+			svc_call(r, "chat_member_set_role", params);
 	}
 	cJSON_Delete(body);
 }
@@ -188,10 +188,10 @@ static void
 chat_member_kick(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1], user[UUID_STRLEN + 1];
-	const char *params[4] = { room, r->user_id, chat_admin(r), user };
+	const char *params[4] = { room, r->user_id, svc_admin(r), user };
 
-	if (chat_query_uuid(r, "room_id", room) && chat_query_uuid(r, "user_id", user))
-		chat_call(r, "chat_member_kick", params);
+	if (svc_query_uuid(r, "room_id", room) && svc_query_uuid(r, "user_id", user))
+		svc_call(r, "chat_member_kick", params);
 }
 
 /* POST /api/room/transfer-ownership {room_id, new_owner_id}: the owner (or
@@ -202,13 +202,13 @@ static void
 chat_room_transfer(struct svc_request *r)
 {
 	cJSON *body = svc_request_json(r);
-	const char *params[4] = { NULL, r->user_id, chat_admin(r), NULL };
+	const char *params[4] = { NULL, r->user_id, svc_admin(r), NULL };
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "room_id", true, &params[0]) &&
-	    chat_body_uuid(r, body, "new_owner_id", true, &params[3]))
-		chat_call(r, "chat_room_transfer", params);
+	if (svc_body_uuid(r, body, "room_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "new_owner_id", true, &params[3]))
+		svc_call(r, "chat_room_transfer", params);
 	cJSON_Delete(body);
 }
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 const struct pg_stmt chat_mentions_stmts[] = {
-	{ "chat_mentions_mine", CHAT_REPLY("chat.mentions_mine($1, $2)"), 2 },
-	{ "chat_mentions_of", CHAT_REPLY("chat.mentions_of($1, $2, $3)"), 3 },
+	{ "chat_mentions_mine", SVC_REPLY("chat.mentions_mine($1, $2)"), 2 },
+	{ "chat_mentions_of", SVC_REPLY("chat.mentions_of($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -19,17 +19,17 @@ chat_mentions_mine(struct svc_request *r)
 	const char *params[2] = { r->user_id, limit };
 	long n;
 
-	if (!chat_query_int(r, "limit", 1, 100, 50, &n))
+	if (!svc_query_int(r, "limit", 1, 100, 50, &n))
 		return;
 	snprintf(limit, sizeof(limit), "%ld", n);
-	chat_call(r, "chat_mentions_mine", params);
+	svc_call(r, "chat_mentions_mine", params);
 }
 
 /* GET /api/mentions/message?message_id= → whom the message mentions. */
 static void
 chat_mentions_of(struct svc_request *r)
 {
-	chat_call_id(r, "chat_mentions_of", "message_id");
+	svc_call_id(r, "chat_mentions_of", "message_id");
 }
 
 static const struct svc_route chat_mentions_list[] = {

@@ -16,12 +16,12 @@
 #define CHAT_SEND_BODY_MAX 65536	/* 4000 characters as \uXXXX pairs */
 
 const struct pg_stmt chat_messages_stmts[] = {
-	{ "chat_messages_list", CHAT_REPLY("chat.messages_list($1, $2, $3, $4, $5, $6)"), 6 },
-	{ "chat_message_send", CHAT_REPLY("chat.message_send($1, $2, $3, $4)"), 4 },
-	{ "chat_message_update", CHAT_REPLY("chat.message_update($1, $2, $3)"), 3 },
-	{ "chat_message_delete", CHAT_REPLY("chat.message_delete($1, $2, $3)"), 3 },
-	{ "chat_message_forward", CHAT_REPLY("chat.message_forward($1, $2, $3, $4)"), 4 },
-	{ "chat_message_history", CHAT_REPLY("chat.message_history($1, $2, $3)"), 3 },
+	{ "chat_messages_list", SVC_REPLY("chat.messages_list($1, $2, $3, $4, $5, $6)"), 6 },
+	{ "chat_message_send", SVC_REPLY("chat.message_send($1, $2, $3, $4)"), 4 },
+	{ "chat_message_update", SVC_REPLY("chat.message_update($1, $2, $3)"), 3 },
+	{ "chat_message_delete", SVC_REPLY("chat.message_delete($1, $2, $3)"), 3 },
+	{ "chat_message_forward", SVC_REPLY("chat.message_forward($1, $2, $3, $4)"), 4 },
+	{ "chat_message_history", SVC_REPLY("chat.message_history($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -66,13 +66,13 @@ chat_messages_list(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1];
 	struct chat_page pg;
-	const char *params[6] = { room, r->user_id, chat_admin(r), pg.limit, NULL, NULL };
+	const char *params[6] = { room, r->user_id, svc_admin(r), pg.limit, NULL, NULL };
 
-	if (!chat_query_uuid(r, "room_id", room) ||
+	if (!svc_query_uuid(r, "room_id", room) ||
 	    !chat_query_page(r, CHAT_PAGE_DEFAULT, CHAT_PAGE_MAX, &pg))
 		return;
 	params[4] = pg.before_p, params[5] = pg.after_p;
-	chat_call(r, "chat_messages_list", params);
+	svc_call(r, "chat_messages_list", params);
 }
 
 /* The type of a new message: "text" when absent; "system" only for global
@@ -109,9 +109,9 @@ chat_message_send(struct svc_request *r)
 	if (body == NULL)
 		return;
 	if (chat_content(r, body, true, &params[2]) &&
-	    chat_body_uuid(r, body, "room_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "room_id", true, &params[0]) &&
 	    (params[3] = chat_message_type(r, body)) != NULL)
-		chat_call(r, "chat_message_send", params);
+		svc_call(r, "chat_message_send", params);
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
 
@@ -122,10 +122,10 @@ chat_call_id_content(struct svc_request *r, const char *stmt, const char *name)
 	const char *params[3] = { id, r->user_id, NULL };
 	cJSON *body;
 
-	if (!chat_query_uuid(r, name, id) || (body = svc_request_json(r)) == NULL)
+	if (!svc_query_uuid(r, name, id) || (body = svc_request_json(r)) == NULL)
 		return;
 	if (chat_content(r, body, true, &params[2]))
-		chat_call(r, stmt, params);
+		svc_call(r, stmt, params);
 	cJSON_Delete(body);		/* pg_exec copied the parameters */
 }
 
@@ -140,7 +140,7 @@ chat_message_update(struct svc_request *r)
 static void
 chat_message_delete(struct svc_request *r)
 {
-	chat_call_id(r, "chat_message_delete", "message_id");
+	svc_call_id(r, "chat_message_delete", "message_id");
 }
 
 /* POST /api/message/forward {message_id, room_id} → 201 MessageResponse. */
@@ -148,13 +148,13 @@ static void
 chat_message_forward(struct svc_request *r)
 {
 	cJSON *body = svc_request_json(r);
-	const char *params[4] = { NULL, NULL, r->user_id, chat_admin(r) };
+	const char *params[4] = { NULL, NULL, r->user_id, svc_admin(r) };
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "message_id", true, &params[0]) &&
-	    chat_body_uuid(r, body, "room_id", true, &params[1]))
-		chat_call(r, "chat_message_forward", params);
+	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "room_id", true, &params[1]))
+		svc_call(r, "chat_message_forward", params);
 	cJSON_Delete(body);
 }
 
@@ -162,7 +162,7 @@ chat_message_forward(struct svc_request *r)
 static void
 chat_message_history(struct svc_request *r)
 {
-	chat_call_id(r, "chat_message_history", "message_id");
+	svc_call_id(r, "chat_message_history", "message_id");
 }
 
 static const struct svc_route chat_messages_list_routes[] = {

@@ -3,9 +3,9 @@
 #include "chatd.h"
 
 const struct pg_stmt chat_pins_stmts[] = {
-	{ "chat_pins_of", CHAT_REPLY("chat.pins_of($1, $2, $3)"), 3 },
-	{ "chat_pin_add", CHAT_REPLY("chat.pin_add($1, $2, $3, $4)"), 4 },
-	{ "chat_pin_remove", CHAT_REPLY("chat.pin_remove($1, $2, $3)"), 3 },
+	{ "chat_pins_of", SVC_REPLY("chat.pins_of($1, $2, $3)"), 3 },
+	{ "chat_pin_add", SVC_REPLY("chat.pin_add($1, $2, $3, $4)"), 4 },
+	{ "chat_pin_remove", SVC_REPLY("chat.pin_remove($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -13,7 +13,7 @@ const struct pg_stmt chat_pins_stmts[] = {
 static void
 chat_pins_of(struct svc_request *r)
 {
-	chat_call_id(r, "chat_pins_of", "room_id");
+	svc_call_id(r, "chat_pins_of", "room_id");
 }
 
 /* POST /api/pinnedmessage/pin?room_id= {message_id} → the pin. room_id
@@ -23,15 +23,15 @@ static void
 chat_pin_add(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1];
-	const char *params[4] = { NULL, NULL, r->user_id, chat_admin(r) };
+	const char *params[4] = { NULL, NULL, r->user_id, svc_admin(r) };
 	cJSON *body;
 
-	if (!chat_query_uuid_opt(r, "room_id", room, &params[0]) ||
+	if (!svc_query_uuid_opt(r, "room_id", room, &params[0]) ||
 	    (body = svc_request_json(r)) == NULL)
 		return;
-	if (chat_body_uuid(r, body, "message_id", true, &params[1]) &&
-	    (params[0] != NULL || chat_body_uuid(r, body, "room_id", false, &params[0])))
-		chat_call(r, "chat_pin_add", params);
+	if (svc_body_uuid(r, body, "message_id", true, &params[1]) &&
+	    (params[0] != NULL || svc_body_uuid(r, body, "room_id", false, &params[0])))
+		svc_call(r, "chat_pin_add", params);
 	cJSON_Delete(body);
 }
 
@@ -39,7 +39,7 @@ chat_pin_add(struct svc_request *r)
 static void
 chat_pin_remove(struct svc_request *r)
 {
-	chat_call_id(r, "chat_pin_remove", "pin_id");
+	svc_call_id(r, "chat_pin_remove", "pin_id");
 }
 
 static const struct svc_route chat_pins_list[] = {

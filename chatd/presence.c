@@ -43,7 +43,7 @@ const struct pg_stmt chat_presence_stmts[] = {
 	  " SELECT e::text FROM up, jsonb_array_elements(chat.presence_events(up.user_id,"
 	  "  CASE WHEN $2::boolean THEN 'offline' ELSE up.shown END,"
 	  "  CASE WHEN $2::boolean THEN up.shown ELSE 'offline' END)) e", 2 },
-	{ "chat_presence_update", CHAT_REPLY("chat.presence_update($1, $2, $3, $4)"), 4 },
+	{ "chat_presence_update", SVC_REPLY("chat.presence_update($1, $2, $3, $4)"), 4 },
 	/* Room exists, $2 is a member, and (then) the members $3 sees as
 	 * anything but offline (all of them: NULL), one per row, or one row
 	 * of NULLs. */
@@ -124,7 +124,7 @@ presence_call_cb(const struct chat_store_res *res, void *arg)
 		return;
 	}
 	c->params[c->n - 1] = res->n > 0 ? "true" : "false";
-	chat_op_call(&c->op, c->stmt, c->params);
+	svc_op_call(&c->op, c->stmt, c->params);
 }
 
 void
@@ -171,7 +171,7 @@ presence_seen_cb(PGresult *res, void *arg)
 
 	if (!svc_op_ok(&p->op, res, PGRES_TUPLES_OK))
 		return;
-	chat_publish_column(res, 0);
+	svc_publish_column(chatd.svc, res, 0);
 	presence_status_ok(p);
 }
 
@@ -230,7 +230,7 @@ presence_internal(struct svc_request *r)
 		svc_respond_error(r, 400, "invalid_parameter", "state must be online or offline");
 		return;
 	}
-	if (!chat_query_uuid(r, "instance", inst) ||
+	if (!svc_query_uuid(r, "instance", inst) ||
 	    (p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
 		return;
 	memcpy(p->inst, inst, sizeof(p->inst));
@@ -265,7 +265,7 @@ presence_reset(struct svc_request *r)
 	char inst[UUID_STRLEN + 1];
 	struct presence_op *p;
 
-	if (!chat_query_uuid(r, "instance", inst) ||
+	if (!svc_query_uuid(r, "instance", inst) ||
 	    (p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
 		return;
 	memcpy(p->inst, inst, sizeof(p->inst));
@@ -285,7 +285,7 @@ presence_update_read(struct svc_request *r, const cJSON *body, const char **stat
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "room_id");
 
 	*room_p = NULL;
-	if (!chat_body_enum(r, body, "status", chat_presence_statuses, true, status))
+	if (!svc_body_enum(r, body, "status", chat_presence_statuses, true, status))
 		return false;
 	if (v == NULL || cJSON_IsNull(v))
 		return true;
@@ -436,7 +436,7 @@ presence_room(struct svc_request *r)
 {
 	char room[UUID_STRLEN + 1];
 
-	if (chat_query_uuid(r, "room_id", room))
+	if (svc_query_uuid(r, "room_id", room))
 		presence_room_query(r, room, r->user_id, "");
 }
 
@@ -454,7 +454,7 @@ presence_relay(struct svc_request *r)
 		svc_respond_error(r, 401, "unauthorized", "A user is required");
 		return;
 	}
-	if (!chat_query_uuid(r, "room_id", room))
+	if (!svc_query_uuid(r, "room_id", room))
 		return;
 	if (url_query_param(r->query, "type", type, sizeof(type)) <= 0 ||
 	    (strcmp(type, "user-joined") != 0 && strcmp(type, "user-left") != 0)) {
@@ -528,11 +528,11 @@ presence_user(struct svc_request *r)
 	struct presence_op *p;
 	const char *params[3];
 
-	if (!chat_query_uuid(r, "user_id", user) ||
+	if (!svc_query_uuid(r, "user_id", user) ||
 	    (p = svc_op_new(r, NULL, sizeof(*p), presence_op_free)) == NULL)
 		return;
 	memcpy(p->id, user, sizeof(p->id));
-	params[0] = p->id, params[1] = r->user_id, params[2] = chat_admin(r);
+	params[0] = p->id, params[1] = r->user_id, params[2] = svc_admin(r);
 	svc_op_query(&p->op, "chat_presence_user", params, presence_user_cb);
 }
 

@@ -15,10 +15,10 @@
 #define PRIVACY_BODY_MAX 4096
 
 const struct pg_stmt chat_privacy_stmts[] = {
-	{ "chat_privacy_get", CHAT_REPLY("chat.privacy_get($1)"), 1 },
-	{ "chat_privacy_update", CHAT_REPLY("chat.privacy_update($1, $2, $3)"), 3 },
-	{ "chat_privacy_reset", CHAT_REPLY("chat.privacy_reset($1, $2)"), 2 },
-	{ "chat_privacy_export", CHAT_REPLY("chat.privacy_export($1)"), 1 },
+	{ "chat_privacy_get", SVC_REPLY("chat.privacy_get($1)"), 1 },
+	{ "chat_privacy_update", SVC_REPLY("chat.privacy_update($1, $2, $3)"), 3 },
+	{ "chat_privacy_reset", SVC_REPLY("chat.privacy_reset($1, $2)"), 2 },
+	{ "chat_privacy_export", SVC_REPLY("chat.privacy_export($1)"), 1 },
 	{ NULL, NULL, 0 },
 };
 
@@ -34,7 +34,7 @@ privacy_call_self(struct svc_request *r, const char *stmt)
 {
 	const char *params[1] = { r->user_id };
 
-	chat_call(r, stmt, params);
+	svc_call(r, stmt, params);
 }
 
 /* GET /api/privacy → {user_id, allow_direct_messages, allow_group_invites,
@@ -64,7 +64,7 @@ privacy_patch(struct svc_request *r, const cJSON *body)
 	int b = -1;
 
 	for (size_t i = 0; ok && i < sizeof(privacy_reach) / sizeof(*privacy_reach); i++) {
-		if (!chat_body_enum(r, body, privacy_reach[i], privacy_values, false, &v)) {
+		if (!svc_body_enum(r, body, privacy_reach[i], privacy_values, false, &v)) {
 			cJSON_Delete(patch);
 			return NULL;
 		}

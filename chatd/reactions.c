@@ -12,9 +12,9 @@
 #define CHAT_EMOJI_MAX 32	/* bytes */
 
 const struct pg_stmt chat_reactions_stmts[] = {
-	{ "chat_reaction_add", CHAT_REPLY("chat.reaction_add($1, $2, $3)"), 3 },
-	{ "chat_reaction_remove", CHAT_REPLY("chat.reaction_remove($1, $2, $3)"), 3 },
-	{ "chat_reactions_of", CHAT_REPLY("chat.reactions_of($1, $2, $3)"), 3 },
+	{ "chat_reaction_add", SVC_REPLY("chat.reaction_add($1, $2, $3)"), 3 },
+	{ "chat_reaction_remove", SVC_REPLY("chat.reaction_remove($1, $2, $3)"), 3 },
+	{ "chat_reactions_of", SVC_REPLY("chat.reactions_of($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -42,9 +42,9 @@ chat_reaction_add(struct svc_request *r)
 		return;
 	emoji = cJSON_GetObjectItemCaseSensitive(body, "emoji");
 	params[2] = cJSON_IsString(emoji) ? emoji->valuestring : NULL;
-	if (chat_body_uuid(r, body, "message_id", true, &params[0]) &&
+	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
 	    chat_emoji_ok(r, params[2]))
-		chat_call(r, "chat_reaction_add", params);
+		svc_call(r, "chat_reaction_add", params);
 	cJSON_Delete(body);
 }
 
@@ -55,19 +55,19 @@ chat_reaction_remove(struct svc_request *r)
 	char id[UUID_STRLEN + 1], emoji[CHAT_EMOJI_MAX + 1];
 	const char *params[3] = { id, r->user_id, emoji };
 
-	if (!chat_query_uuid(r, "message_id", id))
+	if (!svc_query_uuid(r, "message_id", id))
 		return;
 	if (url_query_param(r->query, "emoji", emoji, sizeof(emoji)) <= 0)
 		params[2] = NULL;
 	if (chat_emoji_ok(r, params[2]))
-		chat_call(r, "chat_reaction_remove", params);
+		svc_call(r, "chat_reaction_remove", params);
 }
 
 /* GET /api/reactions?message_id= → [{emoji, count, users, has_reacted}]. */
 static void
 chat_reactions_of(struct svc_request *r)
 {
-	chat_call_id(r, "chat_reactions_of", "message_id");
+	svc_call_id(r, "chat_reactions_of", "message_id");
 }
 
 static const struct svc_route chat_reactions_list[] = {

@@ -4,9 +4,9 @@
 #include "chatd.h"
 
 const struct pg_stmt chat_receipts_stmts[] = {
-	{ "chat_message_read", CHAT_REPLY("chat.message_read($1, $2, $3)"), 3 },
-	{ "chat_message_receipts", CHAT_REPLY("chat.message_receipts($1, $2, $3)"), 3 },
-	{ "chat_message_last_read", CHAT_REPLY("chat.message_last_read($1, $2)"), 2 },
+	{ "chat_message_read", SVC_REPLY("chat.message_read($1, $2, $3)"), 3 },
+	{ "chat_message_receipts", SVC_REPLY("chat.message_receipts($1, $2, $3)"), 3 },
+	{ "chat_message_last_read", SVC_REPLY("chat.message_last_read($1, $2)"), 2 },
 	{ NULL, NULL, 0 },
 };
 
@@ -19,9 +19,9 @@ chat_message_read(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "message_id", true, &params[0]) &&
-	    chat_body_uuid(r, body, "room_id", false, &params[1]))
-		chat_call(r, "chat_message_read", params);
+	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "room_id", false, &params[1]))
+		svc_call(r, "chat_message_read", params);
 	cJSON_Delete(body);
 }
 
@@ -29,14 +29,14 @@ chat_message_read(struct svc_request *r)
 static void
 chat_message_receipts(struct svc_request *r)
 {
-	chat_call_id(r, "chat_message_receipts", "message_id");
+	svc_call_id(r, "chat_message_receipts", "message_id");
 }
 
 /* GET /api/message/read/last?room_id= → {message_id, read_at}. */
 static void
 chat_message_last_read(struct svc_request *r)
 {
-	chat_call_id(r, "chat_message_last_read", "room_id");
+	svc_call_id(r, "chat_message_last_read", "room_id");
 }
 
 static const struct svc_route chat_receipts_list[] = {

@@ -21,13 +21,13 @@
 #define CHAT_SEARCH_OFFSET_MAX 1000000
 
 const struct pg_stmt chat_rooms_stmts[] = {
-	{ "chat_rooms_list", CHAT_REPLY("chat.rooms_list($1)"), 1 },
-	{ "chat_room_create", CHAT_REPLY("chat.room_create($1, $2, $3, $4, $5, $6, $7)"), 7 },
-	{ "chat_room_get", CHAT_REPLY("chat.room_get($1, $2, $3)"), 3 },
-	{ "chat_room_search", CHAT_REPLY("chat.room_search($1, $2, $3, $4, $5)"), 5 },
-	{ "chat_room_settings_get", CHAT_REPLY("chat.room_settings_get($1, $2, $3)"), 3 },
+	{ "chat_rooms_list", SVC_REPLY("chat.rooms_list($1)"), 1 },
+	{ "chat_room_create", SVC_REPLY("chat.room_create($1, $2, $3, $4, $5, $6, $7)"), 7 },
+	{ "chat_room_get", SVC_REPLY("chat.room_get($1, $2, $3)"), 3 },
+	{ "chat_room_search", SVC_REPLY("chat.room_search($1, $2, $3, $4, $5)"), 5 },
+	{ "chat_room_settings_get", SVC_REPLY("chat.room_settings_get($1, $2, $3)"), 3 },
 	{ "chat_room_settings_update",
-	  CHAT_REPLY("chat.room_settings_update($1, $2, $3, $4)"), 4 },
+	  SVC_REPLY("chat.room_settings_update($1, $2, $3, $4)"), 4 },
 	{ NULL, NULL, 0 },
 };
 
@@ -39,7 +39,7 @@ chat_rooms_list(struct svc_request *r)
 {
 	const char *params[1] = { r->user_id };
 
-	chat_call(r, "chat_rooms_list", params);
+	svc_call(r, "chat_rooms_list", params);
 }
 
 /* GET /api/room?id=: one room; a private room only for its members and
@@ -47,7 +47,7 @@ chat_rooms_list(struct svc_request *r)
 static void
 chat_room_get(struct svc_request *r)
 {
-	chat_call_id(r, "chat_room_get", "id");
+	svc_call_id(r, "chat_room_get", "id");
 }
 
 /* ------------------------------------------------------------ create */
@@ -81,7 +81,7 @@ chat_room_hashed(const char *hash, void *arg)
 		return;
 	}
 	c->params[3] = hash;		/* pg_exec copies it */
-	chat_op_call(&c->op, "chat_room_create", c->params);
+	svc_op_call(&c->op, "chat_room_create", c->params);
 }
 
 /* The description: optional, up to 500 characters, lines allowed. */
@@ -165,7 +165,7 @@ chat_room_create(struct svc_request *r)
 		return;
 	}
 	if (c->password == NULL) {
-		chat_op_call(&c->op, "chat_room_create", c->params);
+		svc_op_call(&c->op, "chat_room_create", c->params);
 		return;
 	}
 	if (chat_roompass_hash(c->password, chat_room_hashed, c) < 0)
@@ -231,9 +231,9 @@ chat_search_from_query(struct svc_request *r, struct chat_search *s)
 		    "query must be at most 100 characters of text");
 		return false;
 	}
-	if (!chat_query_uuid_opt(r, "category_id", s->category, &cat) ||
-	    !chat_query_int(r, "limit", 1, CHAT_SEARCH_LIMIT_MAX, CHAT_SEARCH_LIMIT_DEFAULT, &limit) ||
-	    !chat_query_int(r, "offset", 0, CHAT_SEARCH_OFFSET_MAX, 0, &offset))
+	if (!svc_query_uuid_opt(r, "category_id", s->category, &cat) ||
+	    !svc_query_int(r, "limit", 1, CHAT_SEARCH_LIMIT_MAX, CHAT_SEARCH_LIMIT_DEFAULT, &limit) ||
+	    !svc_query_int(r, "offset", 0, CHAT_SEARCH_OFFSET_MAX, 0, &offset))
 		return false;
 	if (cat == NULL)
 		s->category[0] = '\0';
@@ -270,7 +270,7 @@ chat_rooms_search(struct svc_request *r)
 	params[2] = s.category[0] ? s.category : NULL;
 	snprintf(limit, sizeof(limit), "%lld", s.limit);
 	snprintf(offset, sizeof(offset), "%lld", s.offset);
-	chat_call(r, "chat_room_search", params);
+	svc_call(r, "chat_room_search", params);
 }
 
 /* ------------------------------------------------------------ settings */
@@ -279,7 +279,7 @@ chat_rooms_search(struct svc_request *r)
 static void
 chat_room_settings_get(struct svc_request *r)
 {
-	chat_call_id(r, "chat_room_settings_get", "room_id");
+	svc_call_id(r, "chat_room_settings_get", "room_id");
 }
 
 static const char *const chat_setting_bools[] = {
@@ -333,14 +333,14 @@ chat_settings_patch(const cJSON *body, const char **why)
 static void
 chat_room_settings_update(struct svc_request *r)
 {
-	char room[UUID_STRLEN + 1], *text = NULL;
-	const char *params[4] = { room, r->user_id, chat_admin(r), NULL };
+	char room[UUID_STRLEN + 1];
+	const char *params[4] = { room, r->user_id, svc_admin(r), NULL };
 	const char *why = NULL;
 	cJSON *body = svc_request_json(r), *patch;
 
 	if (body == NULL)
 		return;
-	if (!chat_uuid_param(r, body, "room_id", room)) {
+	if (!svc_uuid_param(r, body, "room_id", room)) {
 		cJSON_Delete(body);
 		return;
 	}
@@ -350,14 +350,7 @@ chat_room_settings_update(struct svc_request *r)
 		svc_respond_error(r, 400, "invalid_request", why);
 		return;
 	}
-	params[3] = text = cJSON_PrintUnformatted(patch);
-	cJSON_Delete(patch);
-	if (text == NULL) {
-		svc_respond_error(r, 500, "internal", "Out of memory");
-		return;
-	}
-	chat_call(r, "chat_room_settings_update", params);
-	free(text);
+	svc_call_json(r, "chat_room_settings_update", params, 3, patch);
 }
 
 static const struct svc_route chat_rooms_table[] = {

@@ -11,7 +11,7 @@
 #define CHAT_SEARCH_MAX 200	/* bytes, as the reference */
 
 const struct pg_stmt chat_search_stmts[] = {
-	{ "chat_messages_search", CHAT_REPLY("chat.messages_search($1, $2, $3)"), 3 },
+	{ "chat_messages_search", SVC_REPLY("chat.messages_search($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -38,10 +38,10 @@ chat_messages_search(struct svc_request *r)
 		    "Search query must be UTF-8 text without control characters");
 		return;
 	}
-	if (!chat_query_int(r, "limit", 1, 100, 50, &lim))
+	if (!svc_query_int(r, "limit", 1, 100, 50, &lim))
 		return;
 	snprintf(limit, sizeof(limit), "%ld", lim);
-	chat_call(r, "chat_messages_search", params);
+	svc_call(r, "chat_messages_search", params);
 }
 
 static const struct svc_route chat_search_list[] = {

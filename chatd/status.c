@@ -17,9 +17,9 @@
 #define STATUS_BODY_MAX 4096		/* text and emoji as \uXXXX pairs, and more */
 
 const struct pg_stmt chat_status_stmts[] = {
-	{ "chat_status_get", CHAT_REPLY("chat.status_get($1)"), 1 },
-	{ "chat_status_update", CHAT_REPLY("chat.status_update($1, $2, $3, $4, $5, $6)"), 6 },
-	{ "chat_status_user", CHAT_REPLY("chat.status_user($1, $2, $3, $4)"), 4 },
+	{ "chat_status_get", SVC_REPLY("chat.status_get($1)"), 1 },
+	{ "chat_status_update", SVC_REPLY("chat.status_update($1, $2, $3, $4, $5, $6)"), 6 },
+	{ "chat_status_user", SVC_REPLY("chat.status_user($1, $2, $3, $4)"), 4 },
 	{ NULL, NULL, 0 },
 };
 
@@ -30,7 +30,7 @@ chat_status_get(struct svc_request *r)
 {
 	const char *params[1] = { r->user_id };
 
-	chat_call(r, "chat_status_get", params);
+	svc_call(r, "chat_status_get", params);
 }
 
 /* Reads {status?, status_text?, status_emoji?, expires_in?} into p (status,
@@ -42,7 +42,7 @@ chat_status_read(struct svc_request *r, const cJSON *body, const char **p, char 
 	const char *why;
 	long long n;
 
-	if (!chat_body_enum(r, body, "status", chat_presence_statuses, false, &p[0]))
+	if (!svc_body_enum(r, body, "status", chat_presence_statuses, false, &p[0]))
 		return false;
 	if ((why = valid_member_text(body, "status_text", false, 0, STATUS_TEXT_MAX,
 	    &p[1])) != NULL ||
@@ -79,9 +79,9 @@ static void
 chat_status_user(struct svc_request *r)
 {
 	char user[UUID_STRLEN + 1];
-	const char *params[4] = { user, r->user_id, chat_admin(r), NULL };
+	const char *params[4] = { user, r->user_id, svc_admin(r), NULL };
 
-	if (chat_query_uuid(r, "user_id", user))
+	if (svc_query_uuid(r, "user_id", user))
 		chat_presence_call(r, user, "chat_status_user", params, 4);
 }
 

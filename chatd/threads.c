@@ -7,12 +7,12 @@
 #define CHAT_THREAD_BODY_MAX 65536
 
 const struct pg_stmt chat_threads_stmts[] = {
-	{ "chat_thread_create", CHAT_REPLY("chat.thread_create($1, $2, $3, $4)"), 4 },
-	{ "chat_thread_get", CHAT_REPLY("chat.thread_get($1, $2, $3)"), 3 },
-	{ "chat_threads_of", CHAT_REPLY("chat.threads_of($1, $2, $3)"), 3 },
-	{ "chat_thread_message_add", CHAT_REPLY("chat.thread_message_add($1, $2, $3)"), 3 },
-	{ "chat_thread_message_update", CHAT_REPLY("chat.thread_message_update($1, $2, $3)"), 3 },
-	{ "chat_thread_message_delete", CHAT_REPLY("chat.thread_message_delete($1, $2, $3)"), 3 },
+	{ "chat_thread_create", SVC_REPLY("chat.thread_create($1, $2, $3, $4)"), 4 },
+	{ "chat_thread_get", SVC_REPLY("chat.thread_get($1, $2, $3)"), 3 },
+	{ "chat_threads_of", SVC_REPLY("chat.threads_of($1, $2, $3)"), 3 },
+	{ "chat_thread_message_add", SVC_REPLY("chat.thread_message_add($1, $2, $3)"), 3 },
+	{ "chat_thread_message_update", SVC_REPLY("chat.thread_message_update($1, $2, $3)"), 3 },
+	{ "chat_thread_message_delete", SVC_REPLY("chat.thread_message_delete($1, $2, $3)"), 3 },
 	{ NULL, NULL, 0 },
 };
 
@@ -26,10 +26,10 @@ chat_thread_create(struct svc_request *r)
 
 	if (body == NULL)
 		return;
-	if (chat_body_uuid(r, body, "parent_id", true, &params[0]) &&
-	    chat_body_uuid(r, body, "room_id", true, &params[1]) &&
+	if (svc_body_uuid(r, body, "parent_id", true, &params[0]) &&
+	    svc_body_uuid(r, body, "room_id", true, &params[1]) &&
 	    chat_content(r, body, false, &params[3]))
-		chat_call(r, "chat_thread_create", params);
+		svc_call(r, "chat_thread_create", params);
 	cJSON_Delete(body);
 }
 
@@ -37,14 +37,14 @@ chat_thread_create(struct svc_request *r)
 static void
 chat_thread_get(struct svc_request *r)
 {
-	chat_call_id(r, "chat_thread_get", "thread_id");
+	svc_call_id(r, "chat_thread_get", "thread_id");
 }
 
 /* GET /api/threads?message_id= → [{..., message_count, last_message}]. */
 static void
 chat_threads_of(struct svc_request *r)
 {
-	chat_call_id(r, "chat_threads_of", "message_id");
+	svc_call_id(r, "chat_threads_of", "message_id");
 }
 
 /* POST /api/thread/message?thread_id= {content} → the thread message. */
@@ -65,7 +65,7 @@ chat_thread_message_update(struct svc_request *r)
 static void
 chat_thread_message_delete(struct svc_request *r)
 {
-	chat_call_id(r, "chat_thread_message_delete", "message_id");
+	svc_call_id(r, "chat_thread_message_delete", "message_id");
 }
 
 static const struct svc_route chat_threads_list[] = {

@@ -367,7 +367,7 @@ typing_query_target(struct svc_request *r, struct typing_target *t)
 
 	for (int i = 0; i < TYPING_BY_N; i++)
 		has[i] = typing_query_has(r, typing_param[i]);
-	return typing_one_of(r, has, &t->by) && chat_query_uuid(r, typing_param[t->by], t->id);
+	return typing_one_of(r, has, &t->by) && svc_query_uuid(r, typing_param[t->by], t->id);
 }
 
 /* From the query string when it names where, else from the body. */
@@ -441,7 +441,7 @@ typing_internal(struct svc_request *r, enum typing_by by)
 		svc_respond_error(r, 401, "unauthorized", "A user is required");
 		return;
 	}
-	if (!chat_query_uuid(r, typing_param[by], t.id))
+	if (!svc_query_uuid(r, typing_param[by], t.id))
 		return;
 	n = url_query_param(r->query, "state", state, sizeof(state));
 	if (n <= 0 || (strcmp(state, "start") != 0 && strcmp(state, "stop") != 0)) {

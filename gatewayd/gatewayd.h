@@ -207,6 +207,7 @@ bool gw_origin_allowed(const char *list, const char *origin);
 /* ws.c: WebSocket connections. */
 struct gw_sub;
 struct gw_frame;
+struct gw_vcall;
 struct gw_kind;
 
 struct gw_ws {
@@ -232,6 +233,7 @@ struct gw_ws {
 	char compat_pair[2 * UUID_STRLEN + 2];	/* its reference id, */
 	bool compat_left;			/* left by leave-conversation */
 	int nconvs;			/* subscriptions to conversations */
+	struct gw_vcall *vcalls;	/* voice.c's signals in flight */
 	bool online;			/* in presence.c's list of its user */
 	struct gw_ws *user_next;	/* the user's next socket here */
 	struct gw_ws *prev, *next;	/* in gw->wss */
@@ -267,6 +269,8 @@ void gw_ws_start(struct gw_conn *c);
 void gw_ws_free(struct gw_ws *ws);
 void gw_ws_revoke(struct gw *gw, const char *session_id);
 void gw_ws_going_away(struct gw *gw);
+/* The reference's DM sockets open here (/status dm_clients). */
+int gw_ws_dm_clients(const struct gw *gw);
 const char *gw_status_text(int status);
 
 /* ws_compat.c: GET /api/voice/ws, the reference's room socket, as a thin
@@ -321,6 +325,16 @@ void gw_hub_resync(void);
 /* Rooms with at least one socket subscribed here (/info, /status). */
 int gw_hub_rooms(void);
 
+/* voice.c: WebRTC signalling between participants of a voice channel. */
+/* voice-offer, voice-answer, voice-ice-candidate. */
+bool gw_voice_type(const char *type);
+/* Sends signal m of type to voiced, which relays it to its target. */
+void gw_voice_signal(struct gw_ws *ws, const cJSON *m, const char *type);
+/* The socket is going: its signals in flight are forgotten. */
+void gw_voice_drop(struct gw_ws *ws);
+/* An event on user.<id> from voiced: to that user's sockets here. */
+void gw_voice_user_event(const char *topic, const cJSON *env);
+
 /* presence.c: sockets per user here; first and last tell chatd. */
 void gw_presence_init(struct gw *gw);
 void gw_presence_open(struct gw *gw, struct gw_ws *ws);
@@ -337,6 +351,10 @@ struct gw_icall;
 /* NULL when the daemon is down or the call cannot start. */
 struct gw_icall *gw_internal_call(struct gw *gw, int daemon, const char *path,
     const char *query, const char *user_id, gw_internal_fn cb, void *arg);
+/* The same as a POST with a JSON body (text; NULL: a GET). */
+struct gw_icall *gw_internal_post(struct gw *gw, int daemon, const char *path,
+    const char *query, const char *user_id, const char *body, gw_internal_fn cb,
+    void *arg);
 /* Forgets the call (its callback will not run); NULL does nothing. */
 void gw_internal_cancel(struct gw_icall *ic);
 /* At exit, before the IPC clients close: forgets every call in flight. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -658,6 +659,7 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct gw_conn *c;
 	struct timeval wt = { gw->conf->write_timeout_ms / 1000,
 		(gw->conf->write_timeout_ms % 1000) * 1000 };
+	int one = 1;
 	(void)l, (void)salen;
 
 	if (gw->nconns >= gw->conf->max_connections || gw->draining ||
@@ -665,6 +667,10 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* A response is written whole: its last segment must not wait for
+	 * the client's delayed ACK (Nagle), 40 ms on a reused connection. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_warn("http: TCP_NODELAY");
 	c->gw = gw;
 	gw_peer_name(sa, c->peer, sizeof(c->peer));
 	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);

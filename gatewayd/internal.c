@@ -45,7 +45,8 @@ gw_internal_reply(enum ipc_call_result res, int type, cJSON *reply, void *arg)
 }
 
 static char *
-gw_internal_envelope(const char *path, const char *query, const char *user_id)
+gw_internal_envelope(const char *method, const char *path, const char *query,
+    const char *body, const char *user_id)
 {
 	cJSON *env = cJSON_CreateObject(), *p;
 	char rid[UUID_STRLEN + 1], *text;
@@ -53,11 +54,11 @@ gw_internal_envelope(const char *path, const char *query, const char *user_id)
 	if (env == NULL)
 		return NULL;
 	uuid_v4_seq(rid);
-	cJSON_AddStringToObject(env, "method", "GET");
+	cJSON_AddStringToObject(env, "method", method);
 	cJSON_AddStringToObject(env, "route", path);
 	cJSON_AddStringToObject(env, "path", path);
 	cJSON_AddStringToObject(env, "query", query);
-	cJSON_AddStringToObject(env, "body", "");
+	cJSON_AddStringToObject(env, "body", body);
 	cJSON_AddStringToObject(env, "request_id", rid);
 	cJSON_AddStringToObject(env, "client_addr", "");
 	cJSON_AddStringToObject(env, "user_agent", "gatewayd");
@@ -77,8 +78,16 @@ struct gw_icall *
 gw_internal_call(struct gw *gw, int daemon, const char *path, const char *query,
     const char *user_id, gw_internal_fn cb, void *arg)
 {
+	return gw_internal_post(gw, daemon, path, query, user_id, NULL, cb, arg);
+}
+
+struct gw_icall *
+gw_internal_post(struct gw *gw, int daemon, const char *path, const char *query,
+    const char *user_id, const char *body, gw_internal_fn cb, void *arg)
+{
 	struct gw_icall *ic = calloc(1, sizeof(*ic));
-	char *env = gw_internal_envelope(path, query, user_id);
+	char *env = gw_internal_envelope(body ? "POST" : "GET", path, query,
+	    body ? body : "", user_id);
 
 	if (ic != NULL && env != NULL && gw_upstream_up(&gw->up[daemon])) {
 		ic->cb = cb, ic->arg = arg;

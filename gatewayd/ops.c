@@ -186,7 +186,7 @@ gw_ops_status(struct gw_request *r, bool info)
 		cJSON_AddNumberToObject(o, "ws_rooms", gw_hub_rooms());
 	} else {
 		cJSON_AddNumberToObject(o, "active_clients", gw->nws);
-		cJSON_AddNumberToObject(o, "dm_clients", 0);
+		cJSON_AddNumberToObject(o, "dm_clients", gw_ws_dm_clients(gw));
 		cJSON_AddNumberToObject(o, "room_count", gw_hub_rooms());
 	}
 	gw_respond_cjson(r, 200, o);

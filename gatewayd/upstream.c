@@ -113,6 +113,10 @@ gw_upstream_event(const char *topic, cJSON *body, void *arg)
 		gw_hub_dm_event(u->gw, topic, body);
 		return;
 	}
+	if (strncmp(topic, "user.", 5) == 0) {
+		gw_voice_user_event(topic, body);
+		return;
+	}
 	if (strncmp(topic, "heartbeat.", 10) != 0)
 		return;
 	if (instance == NULL || !uuid_valid(instance)) {
@@ -165,7 +169,9 @@ gw_upstreams_start(struct gw *gw)
 		if (ipc_sub_subscribe(u->sub, "heartbeat.") < 0 ||
 		    (i == GW_AUTHD && ipc_sub_subscribe(u->sub, "session.") < 0) ||
 		    (i == GW_CHATD && (ipc_sub_subscribe(u->sub, "room.") < 0 ||
-		    ipc_sub_subscribe(u->sub, "dm.") < 0)))
+		    ipc_sub_subscribe(u->sub, "dm.") < 0)) ||
+		    (i == GW_VOICED && (ipc_sub_subscribe(u->sub, "room.") < 0 ||
+		    ipc_sub_subscribe(u->sub, "user.") < 0)))
 			fatalx("%s: cannot subscribe to its events", u->name);
 		gw_upstream_fetch_routes(u);
 	}

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -272,6 +271,8 @@ gw_ws_on_text(struct gw_ws *ws, const char *text, size_t len)
 		known |= strcmp(type, room_types[i]) == 0;
 	if (known)
 		gw_ws_on_stream_message(ws, m, type);
+	else if (gw_voice_type(type))
+		gw_voice_signal(ws, m, type);
 	else if (strcmp(type, "ping") == 0)
 		gw_ws_pong(ws);
 	else
@@ -554,15 +555,10 @@ gw_ws_start(struct gw_conn *c)
 {
 	struct gw_ws *ws = c->ws;
 	struct gw *gw = c->gw;
-	int one = 1;
 
 	evtimer_del(c->timer);
 	ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
 	ws->tokens = (double)gw->conf->ws_burst;
-	/* Each frame is a whole message: no waiting for an ACK (Nagle). */
-	if (setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one)) < 0)
-		log_warn("ws: TCP_NODELAY");
 	/* The 101 leaves through the bufferevent; then frames go through
 	 * ws->out and ws->wev, never ahead of it. */
 	ws->handshaking = true;
@@ -600,6 +596,7 @@ gw_ws_free(struct gw_ws *ws)
 		gw->nws--;
 	}
 	gw_hub_drop(ws);
+	gw_voice_drop(ws);
 	gw_presence_close(gw, ws);
 	gw_ws_free_ctx(ws);
 }
@@ -613,6 +610,16 @@ gw_ws_revoke(struct gw *gw, const char *session_id)
 		if (strcmp(ws->session_id, session_id) == 0)
 			gw_ws_close(ws, 4001, "session revoked");
 	}
+}
+
+int
+gw_ws_dm_clients(const struct gw *gw)
+{
+	int n = 0;
+
+	for (const struct gw_ws *ws = gw->wss; ws != NULL; ws = ws->next)
+		n += ws->compat_conv[0] != '\0';
+	return n;
 }
 
 /* gatewayd drains: every socket closes with 1001. */

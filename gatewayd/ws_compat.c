@@ -149,7 +149,6 @@ gw_compat_relay(struct gw_ws *ws, const char *type)
 void
 gw_compat_on_message(struct gw_ws *ws, const cJSON *m, const char *type)
 {
-	(void)m;
 	if (strcmp(type, "ping") == 0)
 		gw_ws_send_json(ws, gw_compat_envelope(ws, "pong"));
 	else if (strcmp(type, "heartbeat") == 0)
@@ -158,6 +157,8 @@ gw_compat_on_message(struct gw_ws *ws, const cJSON *m, const char *type)
 		gw_ws_typing(ws, &gw_kind_room, ws->compat_room, strcmp(type, "typing") == 0);
 	else if (strcmp(type, "user-joined") == 0 || strcmp(type, "user-left") == 0)
 		gw_compat_relay(ws, type);
+	else if (gw_voice_type(type))
+		gw_voice_signal(ws, m, type);
 	/* anything else: ignored, as the reference does */
 }
 

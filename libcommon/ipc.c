@@ -15,6 +15,8 @@
 #define IPC_RECONNECT_MIN_MS 100
 #define IPC_RECONNECT_MAX_MS 1000
 #define IPC_QUEUE_MSGS 1024		/* nng's send and receive queues */
+#define IPC_EVENT_QUEUE_MSGS 8192	/* nng's most: events are dropped
+					 * when a subscriber's is full */
 #define IPC_BACKTRACE_MAX 64		/* bytes of a raw REP request header */
 #define IPC_CALL_BUCKETS 1024
 #define IPC_BATCH_BYTES (256 * 1024)	/* send a batch early past this */
@@ -624,6 +626,7 @@ ipc_pub_open(const char *url)
 		fatalx("ipc: out of memory");
 	if ((rv = nng_pub0_open(&p->sock)) != 0)
 		fatalx("ipc: pub socket: %s", nng_strerror(rv));
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, IPC_EVENT_QUEUE_MSGS);
 	if ((rv = nng_listen(p->sock, url, NULL, 0)) != 0)
 		fatalx("ipc: cannot listen on %s: %s", url, nng_strerror(rv));
 	log_info("ipc: publishing events on %s", url);
@@ -728,6 +731,7 @@ ipc_sub_open(struct event_base *base, const char *url, ipc_event_fn fn, void *ar
 	if ((rv = nng_sub0_open(&sub->sock)) != 0)
 		fatalx("ipc: sub socket: %s", nng_strerror(rv));
 	ipc_socket_tuning(sub->sock);
+	nng_socket_set_int(sub->sock, NNG_OPT_RECVBUF, IPC_EVENT_QUEUE_MSGS);
 	if (nng_pipe_notify(sub->sock, NNG_PIPE_EV_ADD_POST, ipc_sub_pipe_cb, sub) != 0)
 		fatalx("ipc: cannot watch connections to %s", url);
 	if ((rv = nng_dial(sub->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)

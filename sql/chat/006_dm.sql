@@ -223,6 +223,12 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c chat.conversations;
 BEGIN
+    SELECT * INTO c FROM chat.conversations
+    WHERE kind = 'direct' AND pair_lo = least(p_a, p_b) AND pair_hi = greatest(p_a, p_b)
+    FOR NO KEY UPDATE;
+    IF c.id IS NOT NULL THEN
+        RETURN c;       -- the usual case: no insert attempted
+    END IF;
     INSERT INTO chat.conversations (kind, pair_lo, pair_hi, created_by)
     VALUES ('direct', least(p_a, p_b), greatest(p_a, p_b), p_a)
     ON CONFLICT DO NOTHING RETURNING * INTO c;
@@ -471,7 +477,7 @@ RETURNS chat.reply LANGUAGE sql STABLE AS $$
           FROM chat.conversation_page(p_user, 'direct', p_limit, p_before) mb
           JOIN chat.conversations c ON c.id = mb.conversation_id) p
     LEFT JOIN auth.directory d ON d.id = p.peer
-    LEFT JOIN LATERAL (SELECT (chat.dm_last_message(p.conversation_id)).*) l ON true)));
+    LEFT JOIN LATERAL chat.dm_last_message(p.conversation_id) l ON true)));
 $$;
 
 -- GET /api/dm/messages?user_id=: the conversation with that peer.

@@ -73,6 +73,22 @@ def port_open(port):
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def stop_process(pid, timeout=5):
+    """SIGSTOP pid and wait until every thread of it is stopped: kill()
+    returns before the group stop reaches all threads, and a thread still
+    running could read a request meant to wait in a socket."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def all_stopped():
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if state not in ("T", "t"):
+                return False
+        return True
+    wait_until(all_stopped, timeout, interval=0.01, what=f"process {pid} to stop")
+
+
 def pid_running(pid):
     """True while pid exists and is not a zombie (PID 1 here may not reap)."""
     try:
@@ -462,8 +478,8 @@ class MailSink:
 # ------------------------------------------------------------ the stack
 
 class Stack:
-    """One whole stack under run_dir: PostgreSQL, Redis, authd, chatd,
-    voiced and gatewayd, started by scripts/stack.sh."""
+    """One whole stack under run_dir: PostgreSQL, Redis, coturn, authd,
+    chatd, voiced and gatewayd, started by scripts/stack.sh."""
 
     def __init__(self, run_dir, port, bindir, request_timeout_ms=2000):
         self.run_dir = Path(run_dir)
@@ -524,6 +540,11 @@ class Stack:
     @property
     def redis_port(self):
         return int(self.stack_env["REDIS_PORT"])
+
+    @property
+    def turn_port(self):
+        """The stack's coturn (UDP and TCP on 127.0.0.1)."""
+        return int(self.stack_env["TURN_PORT"])
 
     def pid(self, name):
         return int((self.run_dir / "pids" / f"{name}.pid").read_text().strip())

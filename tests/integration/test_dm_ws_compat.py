@@ -9,7 +9,7 @@ import asyncio
 import pytest
 import websockets
 
-from authlib import client_ip, pg_rows, post  # noqa: F401
+from authlib import client_ip, get, pg_rows, post  # noqa: F401
 from chatlib import real_user
 from test_chat_ws import Sock, run
 from test_dm_ws import dm, dm_frames
@@ -58,6 +58,8 @@ def test_events_in_the_reference_envelope_and_receipts(stack):
     async def go():
         sb = await dm_compat(stack, b, a)
         sa = await Sock.open(stack, a)
+        status = (await asyncio.to_thread(get, stack, "/status")).json()
+        assert status["dm_clients"] >= 1 and status["active_clients"] >= 2, status
         await sb.send(type="heartbeat")
         ack = await sb.expect("heartbeat-ack")
         assert ack["user_id"] == NIL and "sequence" not in ack

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from stacklib import (ALL_DAEMONS, RawConn, assert_json_error, find_sanitizer_reports,
-                      pid_running, port_open, simple_request, wait_until)
+                      pid_running, port_open, simple_request, stop_process, wait_until)
 
 pytestmark = pytest.mark.last
 
@@ -88,7 +88,7 @@ def test_hung_daemon_504_then_503_then_recovers(own_stack):
     st = own_stack
     tok = st.token()
     pid = st.pid("voiced")
-    os.kill(pid, signal.SIGSTOP)
+    stop_process(pid)
     try:
         t0 = time.monotonic()
         r = st.request("POST", "/api/health/voiced/echo", data=b"{}", timeout=10,
@@ -144,7 +144,7 @@ def test_sigterm_gatewayd_finishes_request_in_flight(own_stack):
     token = st.token()
     wait_until(status_is(st, "/api/health/voiced", 200), 6, interval=0.2,
                what="voiced to be up before it is stopped")
-    os.kill(voiced_pid, signal.SIGSTOP)
+    stop_process(voiced_pid)
     try:
         with RawConn(st.port, timeout=10) as c:
             c.send(simple_request("POST", "/api/health/voiced/echo?drain=1",

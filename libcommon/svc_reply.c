@@ -1,10 +1,7 @@
-/* The calling convention of every chatd route but the internal ones: a
- * handler checks the request's shape, then makes one call of a SQL
- * function that returns a chat.reply (sql/chat/003_rooms_functions.sql):
- * the HTTP status, the JSON body, and the event envelopes to publish once
- * the call has committed. The checks that need the database (membership,
- * roles, settings) and the writes happen in that one transaction. */
-#include "chatd.h"
+/* The one SQL call of a route and its answer (svc_reply.h): the function
+ * returns a reply (status, body, events); the events are published after
+ * the commit, then the request is answered. */
+#include "svc_reply.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +9,14 @@
 
 #include "json.h"
 #include "log.h"
+#include "svc_params.h"
 
 /* Errors the database raises that are the client's doing or passing: a
  * unique violation (a race two inserts lost) is a conflict, a foreign key
  * violation a thing deleted meanwhile, a deadlock or serialization failure
  * worth a retry. Returns false for any other error. */
 static bool
-chat_reply_sqlstate(struct svc_request *r, const PGresult *res)
+svc_reply_sqlstate(struct svc_request *r, const PGresult *res)
 {
 	const char *state = pg_sqlstate(res);
 
@@ -36,7 +34,7 @@ chat_reply_sqlstate(struct svc_request *r, const PGresult *res)
 /* Answers r with status and body; a 429 carries its body's retry_after
  * (seconds) as the Retry-After header too. */
 static void
-chat_reply_send(struct svc_request *r, long status, cJSON *body)
+svc_reply_send(struct svc_request *r, long status, cJSON *body)
 {
 	const cJSON *retry = cJSON_GetObjectItemCaseSensitive(body, "retry_after");
 	char secs[24];
@@ -49,23 +47,23 @@ chat_reply_send(struct svc_request *r, long status, cJSON *body)
 	svc_respond_header(r, (int)status, body, "Retry-After", secs);
 }
 
-/* Answers r from the result of a CHAT_REPLY statement, after publishing
+/* Answers r from the result of a SVC_REPLY statement, after publishing
  * its events. */
 static void
-chat_reply(struct svc_request *r, PGresult *res)
+svc_reply(struct svc_request *r, PGresult *res)
 {
 	cJSON *body;
 	const char *text;
 	long status;
 
 	if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-	    chat_reply_sqlstate(r, res))
+	    svc_reply_sqlstate(r, res))
 		return;
 	if (!svc_result_ok(r, res, PGRES_TUPLES_OK))
 		return;
 	if (PQntuples(res) < 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 0) ||
 	    PQgetisnull(res, 0, 1)) {
-		log_warnx("chat reply: %s %s: no status or body", r->method, r->path);
+		log_warnx("reply: %s %s: no status or body", r->method, r->path);
 		svc_respond_error(r, 500, "internal", "The request failed");
 		return;
 	}
@@ -73,37 +71,77 @@ chat_reply(struct svc_request *r, PGresult *res)
 	text = PQgetvalue(res, 0, 1);
 	if (status < 200 || status > 599 ||
 	    (body = json_parse_exact(text, strlen(text))) == NULL) {
-		log_warnx("chat reply: %s %s: bad status or body", r->method, r->path);
+		log_warnx("reply: %s %s: bad status or body", r->method, r->path);
 		svc_respond_error(r, 500, "internal", "The request failed");
 		return;
 	}
-	chat_publish_column(res, 2);
-	chat_reply_send(r, status, body);
+	svc_publish_column(r->svc, res, 2);
+	svc_reply_send(r, status, body);
 }
 
 static void
-chat_reply_cb(PGresult *res, void *arg)
+svc_reply_cb(PGresult *res, void *arg)
 {
-	chat_reply(arg, res);
+	svc_reply(arg, res);
 }
 
 void
-chat_call(struct svc_request *r, const char *stmt, const char *const *params)
+svc_call(struct svc_request *r, const char *stmt, const char *const *params)
 {
-	svc_query(r, stmt, params, chat_reply_cb, r);
+	svc_query(r, stmt, params, svc_reply_cb, r);
 }
 
 static void
-chat_op_reply_cb(PGresult *res, void *arg)
+svc_op_reply_cb(PGresult *res, void *arg)
 {
 	struct svc_op *op = arg;
 
-	chat_reply(op->r, res);
+	svc_reply(op->r, res);
 	svc_op_free(op);
 }
 
 void
-chat_op_call(struct svc_op *op, const char *stmt, const char *const *params)
+svc_op_call(struct svc_op *op, const char *stmt, const char *const *params)
 {
-	svc_op_query(op, stmt, params, chat_op_reply_cb);
+	svc_op_query(op, stmt, params, svc_op_reply_cb);
+}
+
+void
+svc_call_id(struct svc_request *r, const char *stmt, const char *name)
+{
+	char id[UUID_STRLEN + 1];
+	const char *params[3] = { id, r->user_id, svc_admin(r) };
+
+	if (svc_query_uuid(r, name, id))
+		svc_call(r, stmt, params);
+}
+
+void
+svc_call_param(struct svc_request *r, const char *stmt, const char *name)
+{
+	char id[UUID_STRLEN + 1];
+	const char *params[3] = { id, r->user_id, svc_admin(r) };
+	cJSON *body = r->body_len > 0 ? svc_request_json(r) : NULL;
+
+	if (r->body_len > 0 && body == NULL)
+		return;
+	if (svc_uuid_param(r, body, name, id))
+		svc_call(r, stmt, params);
+	cJSON_Delete(body);
+}
+
+void
+svc_call_json(struct svc_request *r, const char *stmt, const char **params, int i,
+    cJSON *json)
+{
+	char *text = cJSON_PrintUnformatted(json);
+
+	cJSON_Delete(json);
+	if (text == NULL) {
+		svc_respond_error(r, 500, "internal", "Out of memory");
+		return;
+	}
+	params[i] = text;
+	svc_call(r, stmt, params);
+	free(text);
 }
