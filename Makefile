@@ -135,6 +135,10 @@ bench: all
 bench-fanout: all
 	bench/fanout/run.sh "$(CURDIR)/$(BUILD)/bin"
 
+.PHONY: bench-dm
+bench-dm: all
+	bench/dm/run.sh "$(CURDIR)/$(BUILD)/bin"
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/web
