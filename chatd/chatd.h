@@ -98,9 +98,12 @@ extern const struct pg_stmt chat_rooms_stmts[], chat_members_stmts[],
  * and optional. Answers 400 and returns false when not acceptable. */
 bool chat_content(struct svc_request *r, const cJSON *body, bool required,
     const char **out);
-/* True when e is an acceptable emoji (1-32 bytes of UTF-8 without spaces
- * or control characters); else answers 400. */
-bool chat_emoji_ok(struct svc_request *r, const char *e);
+/* POST {message_id, emoji}: calls stmt (message, user, emoji) once the
+ * emoji is acceptable (1-32 bytes of UTF-8 without spaces or control
+ * characters), else answers 400. */
+void chat_reaction_add_call(struct svc_request *r, const char *stmt);
+/* DELETE ?message_id=&emoji=: the same for removing one's reaction. */
+void chat_reaction_remove_call(struct svc_request *r, const char *stmt);
 /* svc_call_id for a route whose body is {content} (chat_content): calls
  * stmt with the query's UUID name, the caller and the content. */
 void chat_call_id_content(struct svc_request *r, const char *stmt, const char *name);

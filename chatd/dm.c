@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 
-#include "url.h"
 
 #define CHAT_DM_PAGE_DEFAULT 100	/* the reference's fixed "last 100" */
 #define CHAT_DM_PAGE_MAX 100
@@ -114,33 +113,14 @@ chat_dm_delete(struct svc_request *r)
 static void
 chat_dm_reaction_add(struct svc_request *r)
 {
-	cJSON *body = svc_request_json(r);
-	const char *params[3] = { NULL, r->user_id, NULL };
-	const cJSON *emoji;
-
-	if (body == NULL)
-		return;
-	emoji = cJSON_GetObjectItemCaseSensitive(body, "emoji");
-	params[2] = cJSON_IsString(emoji) ? emoji->valuestring : NULL;
-	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
-	    chat_emoji_ok(r, params[2]))
-		svc_call(r, "chat_dm_reaction_add", params);
-	cJSON_Delete(body);
+	chat_reaction_add_call(r, "chat_dm_reaction_add");
 }
 
 /* DELETE /api/dm/reaction/remove?message_id=&emoji= → {"status":"removed"}. */
 static void
 chat_dm_reaction_remove(struct svc_request *r)
 {
-	char id[UUID_STRLEN + 1], emoji[64];
-	const char *params[3] = { id, r->user_id, emoji };
-
-	if (!svc_query_uuid(r, "message_id", id))
-		return;
-	if (url_query_param(r->query, "emoji", emoji, sizeof(emoji)) <= 0)
-		params[2] = NULL;
-	if (chat_emoji_ok(r, params[2]))
-		svc_call(r, "chat_dm_reaction_remove", params);
+	chat_reaction_remove_call(r, "chat_dm_reaction_remove");
 }
 
 /* GET /api/dm/reactions?message_id= → the reactions, oldest first. */

@@ -18,7 +18,8 @@ const struct pg_stmt chat_reactions_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-bool
+/* True when e is an acceptable emoji; else answers 400. */
+static bool
 chat_emoji_ok(struct svc_request *r, const char *e)
 {
 	if (e == NULL || strlen(e) > CHAT_EMOJI_MAX || strchr(e, ' ') != NULL ||
@@ -30,9 +31,8 @@ chat_emoji_ok(struct svc_request *r, const char *e)
 	return true;
 }
 
-/* POST /api/reaction/add {message_id, emoji} → the reaction. */
-static void
-chat_reaction_add(struct svc_request *r)
+void
+chat_reaction_add_call(struct svc_request *r, const char *stmt)
 {
 	cJSON *body = svc_request_json(r);
 	const char *params[3] = { NULL, r->user_id, NULL };
@@ -44,13 +44,12 @@ chat_reaction_add(struct svc_request *r)
 	params[2] = cJSON_IsString(emoji) ? emoji->valuestring : NULL;
 	if (svc_body_uuid(r, body, "message_id", true, &params[0]) &&
 	    chat_emoji_ok(r, params[2]))
-		svc_call(r, "chat_reaction_add", params);
+		svc_call(r, stmt, params);
 	cJSON_Delete(body);
 }
 
-/* DELETE /api/reaction/remove?message_id=&emoji= → {"status":"removed"}. */
-static void
-chat_reaction_remove(struct svc_request *r)
+void
+chat_reaction_remove_call(struct svc_request *r, const char *stmt)
 {
 	char id[UUID_STRLEN + 1], emoji[CHAT_EMOJI_MAX + 1];
 	const char *params[3] = { id, r->user_id, emoji };
@@ -60,7 +59,21 @@ chat_reaction_remove(struct svc_request *r)
 	if (url_query_param(r->query, "emoji", emoji, sizeof(emoji)) <= 0)
 		params[2] = NULL;
 	if (chat_emoji_ok(r, params[2]))
-		svc_call(r, "chat_reaction_remove", params);
+		svc_call(r, stmt, params);
+}
+
+/* POST /api/reaction/add {message_id, emoji} → the reaction. */
+static void
+chat_reaction_add(struct svc_request *r)
+{
+	chat_reaction_add_call(r, "chat_reaction_add");
+}
+
+/* DELETE /api/reaction/remove?message_id=&emoji= → {"status":"removed"}. */
+static void
+chat_reaction_remove(struct svc_request *r)
+{
+	chat_reaction_remove_call(r, "chat_reaction_remove");
 }
 
 /* GET /api/reactions?message_id= → [{emoji, count, users, has_reacted}]. */

@@ -235,7 +235,8 @@ $$;
 
 -- Writes the mentions of message m (@name, @all, @here) and a notification
 -- for each. @here names every member too: presence lives in Redis, which
--- this transaction cannot see.
+-- this transaction cannot see. A member who blocked the author
+-- (chat.blocks, docs/social.md) is not mentioned, not even by @all.
 CREATE FUNCTION chat.mentions_write(m chat.messages) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -260,6 +261,8 @@ BEGIN
         SELECT DISTINCT ON (x.user_id) x.user_id, x.type
         FROM named x JOIN chat.members mb ON mb.room_id = m.room_id AND mb.user_id = x.user_id
         WHERE x.user_id <> m.user_id
+          AND NOT EXISTS (SELECT 1 FROM chat.blocks b      -- 006_dm.sql
+                          WHERE b.blocker_id = x.user_id AND b.blocked_id = m.user_id)
         ORDER BY x.user_id, x.rank
     ), written AS (
         INSERT INTO chat.mentions (message_id, room_id, user_id, mentioned_by, type)
