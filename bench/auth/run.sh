@@ -36,13 +36,6 @@
 #   BENCH_WARMUP [3]          (all durations in seconds)
 #   BENCH_ME_RATE [400]       paced /api/auth/me requests a second
 #   BENCH_KEEP [0]            1: keep the temp directory (logs, wrk output)
-set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/bench/auth
-PY=/usr/bin/python3
-CC=${CC:-cc}
-
 USERS=${BENCH_USERS:-64}
 LOGIN_CONNS=${BENCH_LOGIN_CONNS:-16}
 ME_CONNS=${BENCH_ME_CONNS:-4}
@@ -54,24 +47,16 @@ ME_RATE=${BENCH_ME_RATE:-400}
 KEEP=${BENCH_KEEP:-0}
 
 # shellcheck source=../lib.sh
-. "$ROOT/bench/lib.sh"
+. "$(dirname "$0")/../lib.sh"		# set -euo pipefail; ROOT, HERE, PY, CC; the helpers
 
 [ $# = 1 ] || die "usage: bench/auth/run.sh BIN_DIR"
 bench_bin_dir "$1"
-for c in wrk curl "$CC" "$PY"; do
-	command -v "$c" >/dev/null || die "$c is missing (apt-get install wrk curl gcc)"
-done
+bench_need "apt-get install wrk curl gcc" wrk curl "$CC" "$PY"
 "$PY" -c 'import requests' 2>/dev/null || die "$PY has no requests module (apt-get install python3-requests)"
-[ -f /usr/include/sodium.h ] || die "no sodium.h (apt-get install libsodium-dev)"
+bench_need_sodium
 CLK_TCK=$(getconf CLK_TCK)
 
-TMP=$(mktemp -d /tmp/enclavr-bench-auth.XXXXXX)
-# The stack's PostgreSQL runs as the postgres user and needs to reach RUN_DIR.
-chmod 755 "$TMP"
-RUN_DIR=$TMP/stack
-OUT=$TMP/out
-mkdir -p "$OUT"
-STACK_STARTED=0
+bench_tmp auth
 BG_PIDS=()
 
 cleanup() {
@@ -85,10 +70,6 @@ cleanup() {
 }
 bench_traps
 
-
-
-children_of() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | tr '\n' ' '; }
-
 # ------------------------------------------------------------------ hash loop
 
 note "building pwhash_loop"
@@ -97,15 +78,7 @@ note "building pwhash_loop"
 
 # ------------------------------------------------------------------ stack
 
-GW_PORT=$(free_port)
-note "starting the stack in $RUN_DIR on 127.0.0.1:$GW_PORT"
-STACK_STARTED=1
-LOG_LEVEL=warn RATE_AUTH_PER_MINUTE=1000000 \
-	"$ROOT/scripts/stack.sh" up "$RUN_DIR" "$GW_PORT" "$BIN_DIR" >"$OUT/stack-up.log" 2>&1 ||
-	{ cat "$OUT/stack-up.log" >&2; die "stack.sh up failed"; }
-GW_PID=$(cat "$RUN_DIR/pids/gatewayd.pid")
-AUTHD_PID=$(cat "$RUN_DIR/pids/authd.pid")
-PG_PID=$(head -n1 "$RUN_DIR/pg/postmaster.pid")
+bench_stack_up RATE_AUTH_PER_MINUTE=1000000
 
 # authd's effective cost: its defaults overlaid with the stack's file.
 "$BIN_DIR/authd" -N -f "$RUN_DIR/etc/authd.conf" >"$OUT/authd-effective.conf" ||
@@ -126,7 +99,6 @@ fi
 
 # ------------------------------------------------------------------ users
 
-GW=http://127.0.0.1:$GW_PORT
 export BENCH_CREDS=$OUT/creds.txt
 note "registering $USERS users"
 "$PY" - "$GW" "$USERS" "$BENCH_CREDS" "$OUT/token" <<'PYEOF' || die "registration failed"
@@ -173,8 +145,7 @@ LOGIN_WRK=(wrk -t1 -c"$LOGIN_CONNS" --timeout 30s --latency -s "$HERE/login.lua"
 ME_WRK=(wrk -t1 -c"$ME_CONNS" --timeout 10s --latency -H "Authorization: Bearer $TOKEN")
 ME_PACED=("${ME_WRK[@]}" -s "$HERE/paced.lua")
 export BENCH_DELAY_MS=$(( ME_CONNS * 1000 / ME_RATE ))
-GW_LOG_LINES0=$(wc -l <"$RUN_DIR/log/gatewayd.log")
-AU_LOG_LINES0=$(wc -l <"$RUN_DIR/log/authd.log")
+bench_log_mark start gatewayd authd
 
 # The hash loop runs in two halves, before and after the login run, so that
 # a change in what else the machine does weighs on both sides alike.
@@ -221,8 +192,7 @@ sleep "$WARMUP"
 wait "$STORM_PID" || { cat "$OUT/login-storm.wrk" >&2; die "wrk failed for login-storm"; }
 BG_PIDS=()
 
-GW_LOG_LINES1=$(wc -l <"$RUN_DIR/log/gatewayd.log")
-AU_LOG_LINES1=$(wc -l <"$RUN_DIR/log/authd.log")
+bench_log_mark end gatewayd authd
 
 # ------------------------------------------------------------------ report
 
@@ -273,12 +243,7 @@ echo "me p99 storm vs idle, paced:  ${P99[me-paced-storm]} ms / ${P99[me-paced-i
 echo "me p99 storm vs idle, saturating: ${P99[me-storm]} ms / ${P99[me-idle]} ms =" \
 	"$(ratio "${P99[me-storm]}" "${P99[me-idle]}")   (the storm takes a CPU away)"
 
-if [ "$GW_LOG_LINES1" -gt "$GW_LOG_LINES0" ] || [ "$AU_LOG_LINES1" -gt "$AU_LOG_LINES0" ]; then
-	echo
-	echo "lines logged at warn or above during the runs (the last ones):"
-	sed -n "$((GW_LOG_LINES0 + 1)),\$p" "$RUN_DIR/log/gatewayd.log" | tail -n 5 | sed 's/^/  gatewayd: /'
-	sed -n "$((AU_LOG_LINES0 + 1)),\$p" "$RUN_DIR/log/authd.log" | tail -n 5 | sed 's/^/  authd: /'
-fi
+bench_log_report "during the runs" gatewayd authd
 for name in login login-storm me-idle me-storm me-paced-idle me-paced-storm; do
 	if grep -q -e 'Non-2xx' -e 'Socket errors' "$OUT/$name.wrk"; then
 		echo

@@ -1,7 +1,8 @@
 /* dmload: the direct-message load client of bench/dm (README.md).
  *
  * One process, one thread, epoll, non-blocking sockets, everything to
- * 127.0.0.1 (the wire code is bench/fanout/wsload.c's, cut down). Modes:
+ * 127.0.0.1 (bench/lib: client.c, wsclient.c, httpclient.c, stats.c, the
+ * wire code it shares with bench/fanout/wsload.c). Modes:
  *
  *   dm mode    N conversations, each a pair of synthetic users: a receiver
  *              with one WebSocket on GET /api/ws?token=... (never
@@ -24,75 +25,40 @@
  *              COUNT measured: latency percentiles and statuses.
  *   token mode (-T INDEX) prints a token for that user and exits.
  *
- * Users: "PREFIX" + 12 hex digits of the user's index (PREFIX is the first
- * 24 characters of a v4 UUID). Conversation k (0-based) is sender 2k+1 and
- * receiver 2k+2. Tokens are EdDSA JWTs signed with the stack's token.key
- * (libsodium secret key, base64: seed || public key), as authd signs them.
+ * Users (bench/lib/client.h): conversation k (0-based) is sender 2k+1 and
+ * receiver 2k+2.
  *
- * Build: cc -std=c17 -O2 -Wall -Wextra -o dmload dmload.c -lsodium */
+ * Build: cc -std=c17 -O2 -Wall -Wextra -I../lib -o dmload dmload.c
+ *        ../lib/client.c ../lib/wsclient.c ../lib/httpclient.c ../lib/stats.c -lsodium */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
+#include "client.h"
+#include "httpclient.h"
+#include "stats.h"
+#include "wsclient.h"
+
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <sodium.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#define RBUF_SIZE (512 * 1024)
-#define MAX_EVENTS 2048
 #define MARKER "dm1:"			/* content: dm1:<8 hex msg>:<16 hex ns due>:xxx... */
 #define CONTENT_LEN 64
 #define MAX_POOL 1024
-#define MAX_CPU_GROUPS 8
-#define TOKEN_MAX 512
-#define RESP_MAX (256 * 1024)
-
-enum { T_RX = 1, T_TX, T_TIMER };
-enum { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
-enum { X_CONNECTING, X_IDLE, X_BUSY };
 
 /* A receiver's WebSocket. */
 struct rx {
-	int fd;
-	uint8_t state;
-	bool want_out;
-	uint32_t user;			/* user index */
+	struct ws_conn ws;
 	uint32_t conv;			/* its conversation */
 	uint32_t got;			/* dm-message deliveries */
 	int64_t last_msg;		/* the last message delivered here (order check) */
-	uint32_t carry_len, carry_cap;
-	char *carry;
-	uint32_t out_len;
-	char *out;
 };
 
 /* A pool connection for POSTs (or the GETs of get mode). */
 struct tx {
-	int fd;
-	uint8_t state;
-	bool close_after;		/* the answer said Connection: close */
+	struct http_conn h;
 	int64_t msg;			/* the message in flight, -1 */
-	uint64_t t_write;
-	uint32_t len;
-	char *buf;			/* the answer so far */
-	uint32_t out_off, out_len;
-	char out[2048];			/* a request the socket did not take at once */
 };
 
 struct msg {
@@ -102,42 +68,31 @@ struct msg {
 	uint8_t delivered;
 };
 
-struct cpu_group {
-	char name[32];
-	int npids;
-	int pids[64];
-	unsigned long long t0, t1, s0, s1;
+/* What dm mode measures around its window. */
+struct window {
+	int live0;
+	double cpu0, cpu1;
+	unsigned long long mb0, mt0, mb1, mt1;
+	uint64_t t_end_send, t_stop;
 };
 
-/* Latency histogram in ns: exact below 256, then 128 buckets per power of
- * two (under 1% error). */
-#define H_SUB 128
-#define H_BUCKETS (256 + 48 * H_SUB)
-struct hist {
-	uint64_t n, max, sum;
-	uint64_t b[H_BUCKETS];
+/* The DMs answered 200 and not delivered, and other tallies of the end. */
+struct losses {
+	uint64_t lost, lost_measured, lost_mid, unanswered, delivered_not_ok, measured_ok;
+	char examples[256];
 };
 
 static struct {
 	/* options */
-	int port, nsrc;
-	const char *key_path, *prefix, *mode, *get_path;
+	const char *get_path;
 	uint32_t nconv;
-	double rate, warmup_s, duration_s, drain_s, settle_s, setup_timeout_s, late_wait_s;
-	int npool, inflight;
+	double late_wait_s;
 	long get_user, get_count, get_warm;
-	bool quickack;			/* TCP_QUICKACK before every read (get mode) */
-	int ngroups;
-	struct cpu_group groups[MAX_CPU_GROUPS];
-	bool quiet;
 	/* state */
-	unsigned char sk[crypto_sign_SECRETKEYBYTES];
-	int ep, tfd;
-	char *rbuf;
 	struct rx *rxs;
 	struct tx txs[MAX_POOL];
 	int *idle;			/* stack of idle pool connections */
-	int nidle, nready, nbusy, max_busy;
+	int nidle, nready;
 	char (*tokens)[TOKEN_MAX];	/* the senders' tokens */
 	char (*receivers)[37];		/* the receivers' ids */
 	struct msg *msgs;
@@ -154,349 +109,73 @@ static struct {
 	uint64_t after_answer_slow, after_answer_max;	/* delivered > 100 ms after the 200 */
 	uint64_t arrived_late;		/* lost ones that came in the extra wait */
 	bool counting_late;
-	int opened, hs_failed, live, closed_early;
-	char first_error[256];
-	volatile sig_atomic_t stop;
+	int live, closed_early;
 } G;
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("dmload: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static void
-note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (G.quiet)
-		return;
-	va_start(ap, fmt);
-	fputs("dmload: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static void
-set_first_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (G.first_error[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(G.first_error, sizeof(G.first_error), fmt, ap);
-	va_end(ap);
-	for (char *p = G.first_error; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == ' ')
-			*p = '_';
-}
-
-static inline uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ------------------------------------------------------------ histogram */
-
-static inline int
-h_index(uint64_t v)
-{
-	int msb, shift;
-
-	if (v < 256)
-		return (int)v;
-	msb = 63 - __builtin_clzll(v);
-	shift = msb - 7;
-	if (msb - 8 >= 48)
-		return H_BUCKETS - 1;
-	return 256 + (msb - 8) * H_SUB + (int)((v >> shift) - H_SUB);
-}
-
-static uint64_t
-h_value(int i)			/* the middle of bucket i */
-{
-	int e, shift;
-
-	if (i < 256)
-		return (uint64_t)i;
-	e = (i - 256) / H_SUB + 8;
-	shift = e - 7;
-	return (((uint64_t)((i - 256) % H_SUB + H_SUB)) << shift) + (1ull << shift) / 2;
-}
-
-static inline void
-h_add(struct hist *h, uint64_t v)
-{
-	h->b[h_index(v)]++;
-	h->n++;
-	h->sum += v;
-	if (v > h->max)
-		h->max = v;
-}
-
-static double
-h_pct_ms(const struct hist *h, double pct)
-{
-	uint64_t want, acc = 0;
-
-	if (h->n == 0)
-		return 0;
-	want = (uint64_t)((double)h->n * pct / 100.0);
-	if (want >= h->n)
-		want = h->n - 1;
-	for (int i = 0; i < H_BUCKETS; i++) {
-		acc += h->b[i];
-		if (acc > want) {
-			uint64_t v = h_value(i);
-			return (double)(v > h->max ? h->max : v) / 1e6;
-		}
-	}
-	return (double)h->max / 1e6;
-}
-
-static double
-h_mean_ms(const struct hist *h)
-{
-	return h->n ? (double)h->sum / (double)h->n / 1e6 : 0.0;
-}
-
-/* ------------------------------------------------------------ tokens */
-
-static void
-b64url(char *out, size_t outlen, const void *in, size_t len)
-{
-	sodium_bin2base64(out, outlen, in, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static void
-user_id(uint32_t idx, char out[37])
-{
-	snprintf(out, 37, "%.24s%012" PRIx32, G.prefix, idx);
-}
-
-/* An EdDSA JWT for user idx, valid for 4 hours, with a random session. */
-static void
-make_token(uint32_t idx, char *out, size_t outlen)
-{
-	char uid[37], payload[256], seg_h[64], seg_p[400], sig_b64[100];
-	unsigned char sid[16], sig[crypto_sign_BYTES];
-	long long now = (long long)time(NULL);
-	static const char hdr[] = "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}";
-	int n;
-
-	user_id(idx, uid);
-	randombytes_buf(sid, sizeof(sid));
-	sid[6] = (unsigned char)((sid[6] & 0x0f) | 0x40);
-	sid[8] = (unsigned char)((sid[8] & 0x3f) | 0x80);
-	n = snprintf(payload, sizeof(payload),
-	    "{\"sub\":\"%s\",\"sid\":\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x\",\"adm\":false,\"iat\":%lld,\"exp\":%lld}",
-	    uid, sid[0], sid[1], sid[2], sid[3], sid[4], sid[5], sid[6], sid[7], sid[8],
-	    sid[9], sid[10], sid[11], sid[12], sid[13], sid[14], sid[15], now, now + 4 * 3600);
-	b64url(seg_h, sizeof(seg_h), hdr, sizeof(hdr) - 1);
-	b64url(seg_p, sizeof(seg_p), payload, (size_t)n);
-	n = snprintf(out, outlen, "%s.%s", seg_h, seg_p);
-	crypto_sign_detached(sig, NULL, (const unsigned char *)out, (unsigned long long)n, G.sk);
-	b64url(sig_b64, sizeof(sig_b64), sig, sizeof(sig));
-	snprintf(out + n, outlen - (size_t)n, ".%s", sig_b64);
-}
-
-static void
-load_key(void)
-{
-	char text[256];
-	size_t n, len;
-	FILE *f = fopen(G.key_path, "r");
-
-	if (f == NULL)
-		die("cannot open %s: %s", G.key_path, strerror(errno));
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	while (n > 0 && isspace((unsigned char)text[n - 1]))
-		n--;
-	text[n] = '\0';
-	if (sodium_base642bin(G.sk, sizeof(G.sk), text, n, NULL, &len, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || len != sizeof(G.sk))
-		die("%s: not a base64 Ed25519 secret key (64 bytes)", G.key_path);
-}
-
-/* ------------------------------------------------------------ sockets */
-
-static int
-tcp_connect(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)G.port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	static unsigned k;
-
-	if (fd < 0)
-		die("socket: %s (raise ulimit -n)", strerror(errno));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (G.nsrc > 0) {
-		/* From 127.0.0.2 .. 127.0.0.(1 + nsrc), the port picked at
-		 * connect: the ephemeral ports of 127.0.0.1 may all sit in
-		 * TIME_WAIT of other programs' short connections. */
-		struct sockaddr_in src = { .sin_family = AF_INET };
-		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + k++ % (unsigned)G.nsrc);
-		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-			die("bind 127.0.0.x: %s", strerror(errno));
-	}
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
-		die("connect 127.0.0.1:%d: %s", G.port, strerror(errno));
-	return fd;
-}
-
-static void
-ep_set(int fd, uint32_t events, uint32_t type, uint32_t idx, int op)
-{
-	struct epoll_event ev = { .events = events,
-		.data.u64 = ((uint64_t)type << 32) | idx };
-
-	if (epoll_ctl(G.ep, op, fd, &ev) < 0)
-		die("epoll_ctl: %s", strerror(errno));
-}
-
-/* Closes without a TIME_WAIT (RST). */
-static void
-hard_close(int fd)
-{
-	struct linger l = { 1, 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
 
 /* ------------------------------------------------------------ receivers */
 
+/* A receiver's handshake done: live. */
 static void
-rx_dead(struct rx *c, const char *why)
+rx_opened(struct ws_conn *w)
 {
-	if (c->state == C_DEAD)
-		return;
-	if (c->state < C_OPEN)
-		G.hs_failed++;
-	else {
+	(void)w;
+	G.live++;
+}
+
+/* A receiver's socket closed. */
+static void
+rx_dead(struct ws_conn *w, const char *why)
+{
+	if (w->state >= WS_OPEN) {
 		G.closed_early++;
 		G.live--;
 	}
-	set_first_error("rx_%u:%s", c->conv, why);
-	c->state = C_DEAD;
-	epoll_ctl(G.ep, EPOLL_CTL_DEL, c->fd, NULL);
-	hard_close(c->fd);
-	c->fd = -1;
-	free(c->carry), c->carry = NULL, c->carry_len = c->carry_cap = 0;
-	free(c->out), c->out = NULL, c->out_len = 0;
+	set_first_error("rx_%u:%s", ((struct rx *)w)->conv, why);
 }
 
-static void
-rx_send(struct rx *c, const char *data, size_t len)
-{
-	ssize_t n = 0;
-
-	if (c->state == C_DEAD)
-		return;
-	if (c->out_len == 0) {
-		n = write(c->fd, data, len);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				rx_dead(c, "write_failed");
-				return;
-			}
-			n = 0;
-		}
-		if ((size_t)n == len)
-			return;
-	}
-	c->out = realloc(c->out, c->out_len + (len - (size_t)n));
-	if (c->out == NULL)
-		die("out of memory");
-	memcpy(c->out + c->out_len, data + n, len - (size_t)n);
-	c->out_len += (uint32_t)(len - (size_t)n);
-	if (!c->want_out) {
-		c->want_out = true;
-		ep_set(c->fd, EPOLLIN | EPOLLOUT, T_RX, (uint32_t)(c - G.rxs), EPOLL_CTL_MOD);
-	}
-}
-
-/* A masked client frame (a pong). */
-static void
-rx_send_frame(struct rx *c, int opcode, const char *payload, size_t len)
-{
-	char f[256];
-	unsigned char mask[4];
-
-	if (len > 125)
-		len = 125;
-	randombytes_buf(mask, 4);
-	f[0] = (char)(0x80 | opcode);
-	f[1] = (char)(0x80 | len);
-	memcpy(f + 2, mask, 4);
-	for (size_t i = 0; i < len; i++)
-		f[6 + i] = (char)(payload[i] ^ mask[i & 3]);
-	rx_send(c, f, 6 + len);
-}
-
-static void
-rx_handshake(struct rx *c)
-{
-	char token[TOKEN_MAX], req[1024];
-	unsigned char key[16];
-	char key_b64[32];
-	int n;
-
-	make_token(c->user, token, sizeof(token));
-	randombytes_buf(key, sizeof(key));
-	sodium_bin2base64(key_b64, sizeof(key_b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
-	n = snprintf(req, sizeof(req),
-	    "GET /api/ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-	    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-	    token, G.port, key_b64);
-	c->state = C_HANDSHAKE;
-	rx_send(c, req, (size_t)n);
-}
-
-static inline uint64_t
-hex_n(const char *p, int n, bool *ok)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-		unsigned d = ch - '0' < 10 ? ch - '0' : (ch | 0x20) - 'a' < 6 ? (ch | 0x20) - 'a' + 10 : 99;
-		if (d > 15) {
-			*ok = false;
-			return 0;
-		}
-		v = v << 4 | d;
-	}
-	return v;
-}
-
+/* Message j's due time. */
 static inline uint64_t
 due_of(uint32_t j)
 {
 	return G.t0 + (uint64_t)((double)j * 1e9 / G.total_rate);
 }
 
+/* A delivery of message mm at t on c: its latency, order and timing
+ * after the POST's answer. */
 static void
-on_text(struct rx *c, const char *p, size_t n, uint64_t t)
+on_delivery(struct rx *c, struct msg *mm, uint64_t idx, uint64_t due, uint64_t t)
 {
+	mm->delivered = 1;
+	if (mm->t_answer != 0 && t > mm->t_answer) {
+		uint64_t d = t - mm->t_answer;
+		if (d > 100000000ull)
+			G.after_answer_slow++;
+		if (d > G.after_answer_max)
+			G.after_answer_max = d;
+	}
+	c->got++;
+	if ((int64_t)idx < c->last_msg)
+		G.out_of_order++;
+	else
+		c->last_msg = (int64_t)idx;
+	G.delivered++;
+	if (G.t_measure0 != 0 && t >= G.t_measure0) {
+		G.win_delivered++;
+		G.t_last_win = t;
+	}
+	if (idx >= G.warm_msgs) {
+		G.measured_delivered++;
+		G.t_last_measured = t;
+		h_add(&G.lat, t > due ? t - due : 0);
+		h_add(&G.lat_w, t > mm->t_write ? t - mm->t_write : 0);
+	}
+}
+
+/* A text frame on a receiver's socket: a dm-message of ours, checked. */
+static void
+on_text(struct ws_conn *w, const char *p, size_t n, uint64_t t)
+{
+	struct rx *c = (struct rx *)w;
 	const char *m;
 
 	if (memmem(p, n, "\"dm-message\"", 12) == NULL ||
@@ -526,236 +205,19 @@ on_text(struct rx *c, const char *p, size_t n, uint64_t t)
 		G.arrived_late++;
 		return;
 	}
-	mm->delivered = 1;
-	if (mm->t_answer != 0 && t > mm->t_answer) {
-		uint64_t d = t - mm->t_answer;
-		if (d > 100000000ull)
-			G.after_answer_slow++;
-		if (d > G.after_answer_max)
-			G.after_answer_max = d;
-	}
-	c->got++;
-	if ((int64_t)idx < c->last_msg)
-		G.out_of_order++;
-	else
-		c->last_msg = (int64_t)idx;
-	G.delivered++;
-	if (G.t_measure0 != 0 && t >= G.t_measure0) {
-		G.win_delivered++;
-		G.t_last_win = t;
-	}
-	if (idx >= G.warm_msgs) {
-		G.measured_delivered++;
-		G.t_last_measured = t;
-		h_add(&G.lat, t > due ? t - due : 0);
-		h_add(&G.lat_w, t > mm->t_write ? t - mm->t_write : 0);
-	}
+	on_delivery(c, mm, idx, due, t);
 }
 
-/* Parses frames in p[0..len); returns the bytes consumed. */
-static size_t
-parse_frames(struct rx *c, const char *p, size_t len, uint64_t t)
-{
-	size_t off = 0;
-
-	while (c->state != C_DEAD && len - off >= 2) {
-		const unsigned char *h = (const unsigned char *)p + off;
-		int opcode = h[0] & 0x0f;
-		bool masked = h[1] & 0x80;
-		uint64_t plen = h[1] & 0x7f;
-		size_t hl = 2;
-
-		if (plen == 126) {
-			if (len - off < 4)
-				break;
-			plen = (uint64_t)h[2] << 8 | h[3];
-			hl = 4;
-		} else if (plen == 127) {
-			if (len - off < 10)
-				break;
-			plen = 0;
-			for (int i = 0; i < 8; i++)
-				plen = plen << 8 | h[2 + i];
-			hl = 10;
-		}
-		if (masked)
-			hl += 4;
-		if (plen > (64u << 20)) {
-			rx_dead(c, "huge_frame");
-			return len;
-		}
-		if (len - off < hl + plen)
-			break;
-		const char *pl = p + off + hl;
-		if (opcode == 0x1 || opcode == 0x0) {
-			on_text(c, pl, (size_t)plen, t);
-		} else if (opcode == 0x9) {
-			rx_send_frame(c, 0xA, pl, (size_t)plen);
-		} else if (opcode == 0x8) {
-			int code = plen >= 2 ? ((unsigned char)pl[0] << 8 | (unsigned char)pl[1]) : 0;
-			char why[64];
-			snprintf(why, sizeof(why), "close_%d", code);
-			rx_dead(c, why);
-			return len;
-		}
-		off += hl + (size_t)plen;
-	}
-	return off;
-}
-
-static void
-rx_on_input(struct rx *c, char *data, size_t len, uint64_t t)
-{
-	size_t used = 0;
-
-	if (c->state == C_HANDSHAKE) {
-		char *end = memmem(data, len, "\r\n\r\n", 4);
-		if (end == NULL) {
-			if (len > 8192) {
-				rx_dead(c, "handshake_too_long");
-				return;
-			}
-			goto keep;
-		}
-		if (len < 12 || memcmp(data, "HTTP/1.1 101", 12) != 0) {
-			char *body = end + 4;
-			set_first_error("handshake:%.*s|%.*s", 12, data,
-			    (int)(data + len - body > 160 ? 160 : data + len - body), body);
-			rx_dead(c, "handshake_refused");
-			return;
-		}
-		c->state = C_OPEN;
-		G.opened++;
-		G.live++;
-		used = (size_t)(end + 4 - data);
-	}
-	used += parse_frames(c, data + used, len - used, t);
-	if (c->state == C_DEAD)
-		return;
-keep:
-	if (used < len) {
-		size_t rest = len - used;
-		if (c->carry_cap < rest) {
-			c->carry = realloc(c->carry, rest);
-			if (c->carry == NULL)
-				die("out of memory");
-			c->carry_cap = (uint32_t)rest;
-		}
-		memmove(c->carry, data + used, rest);
-		c->carry_len = (uint32_t)rest;
-	} else {
-		c->carry_len = 0;
-		if (c->carry_cap > 65536) {
-			free(c->carry);
-			c->carry = NULL, c->carry_cap = 0;
-		}
-	}
-}
-
-static void
-rx_event(struct rx *c, uint32_t events)
-{
-	if (c->state == C_DEAD)
-		return;
-	if (events & EPOLLOUT) {
-		if (c->state == C_CONNECTING) {
-			int err = 0;
-			socklen_t l = sizeof(err);
-			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-			if (err != 0) {
-				rx_dead(c, "connect_failed");
-				return;
-			}
-			c->want_out = false;
-			ep_set(c->fd, EPOLLIN, T_RX, (uint32_t)(c - G.rxs), EPOLL_CTL_MOD);
-			rx_handshake(c);
-		} else if (c->out_len > 0) {
-			ssize_t n = write(c->fd, c->out, c->out_len);
-			if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				rx_dead(c, "write_failed");
-				return;
-			}
-			if (n > 0) {
-				memmove(c->out, c->out + n, c->out_len - (size_t)n);
-				c->out_len -= (uint32_t)n;
-			}
-		}
-		if (c->out_len == 0 && c->want_out && c->state != C_CONNECTING) {
-			c->want_out = false;
-			ep_set(c->fd, EPOLLIN, T_RX, (uint32_t)(c - G.rxs), EPOLL_CTL_MOD);
-		}
-	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		size_t have = c->carry_len;
-		ssize_t n;
-
-		if (have > 0)
-			memcpy(G.rbuf, c->carry, have);
-		n = read(c->fd, G.rbuf + have, RBUF_SIZE - have);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			rx_dead(c, n == 0 ? "eof" : "read_error");
-			return;
-		}
-		if (n > 0)
-			rx_on_input(c, G.rbuf, have + (size_t)n, now_ns());
-	}
-}
+static const struct ws_ops rx_ops = { rx_opened, on_text, rx_dead };
 
 /* ------------------------------------------------------------ HTTP pool */
 
-static void
-tx_open(int i)
-{
-	struct tx *x = &G.txs[i];
-
-	x->fd = tcp_connect();
-	x->state = X_CONNECTING;
-	x->msg = -1;
-	x->len = 0;
-	x->out_len = x->out_off = 0;
-	x->close_after = false;
-	if (x->buf == NULL && (x->buf = malloc(RESP_MAX + 1)) == NULL)
-		die("out of memory");
-	ep_set(x->fd, EPOLLIN | EPOLLOUT, T_TX, (uint32_t)i, EPOLL_CTL_ADD);
-}
-
+/* Connection i on the idle stack. */
 static void
 tx_idle(int i)
 {
-	if (G.txs[i].state == X_BUSY)
-		G.nbusy--;
-	G.txs[i].state = X_IDLE;
+	http_idle(&G.txs[i].h);
 	G.idle[G.nidle++] = i;
-}
-
-/* Writes request req (n bytes) on idle connection i. */
-static void
-tx_write(int i, const char *req, size_t n)
-{
-	struct tx *x = &G.txs[i];
-	ssize_t w = write(x->fd, req, n);
-
-	if (w < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			w = -2;
-		else
-			w = 0;
-	}
-	x->state = X_BUSY;
-	x->len = 0;
-	x->t_write = now_ns();
-	if (++G.nbusy > G.max_busy)
-		G.max_busy = G.nbusy;
-	if (w == -2)
-		return;		/* the EPOLLIN/EPOLLHUP that follows counts it */
-	if ((size_t)w < n) {
-		if (n - (size_t)w > sizeof(x->out))
-			die("request too long");
-		memcpy(x->out, req + w, n - (size_t)w);
-		x->out_off = 0;
-		x->out_len = (uint32_t)(n - (size_t)w);
-		ep_set(x->fd, EPOLLIN | EPOLLOUT, T_TX, (uint32_t)i, EPOLL_CTL_MOD);
-	}
 }
 
 /* Sends message j on idle connection i. */
@@ -775,10 +237,10 @@ send_msg(int i, uint32_t j)
 	n = snprintf(req, sizeof(req),
 	    "POST /api/dm/send HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	    "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %d\r\n\r\n%s", G.port, G.tokens[k], bl, body);
+	    "Content-Length: %d\r\n\r\n%s", C.port, G.tokens[k], bl, body);
 	G.txs[i].msg = j;
-	tx_write(i, req, (size_t)n);
-	t = G.txs[i].t_write;
+	http_write(&G.txs[i].h, req, (size_t)n);
+	t = G.txs[i].h.t_write;
 	G.msgs[j].t_write = t;
 	G.written++;
 	if (t > due + 2000000)
@@ -804,20 +266,31 @@ pump(void)
 
 static void get_next(int i);
 
-/* The answer on connection i is complete: status, body. */
+/* Connection i is idle again: the next request of the mode. */
 static void
-tx_done(int i, int status, const char *body, long cl, uint64_t t)
+tx_next(int i)
+{
+	if (strcmp(C.mode, "get") == 0)
+		get_next(i);
+	else
+		pump();
+}
+
+/* The answer on connection i is complete. */
+static void
+tx_done(int i, const struct http_answer *a)
 {
 	struct tx *x = &G.txs[i];
+	int status = a->status;
 
 	if (x->msg >= 0 && G.msgs != NULL) {
 		struct msg *m = &G.msgs[x->msg];
 		m->status = (uint16_t)status;
-		m->t_answer = t;
+		m->t_answer = a->t;
 		if ((uint32_t)x->msg >= G.warm_msgs)
-			h_add(&G.post_lat, t - x->t_write);
+			h_add(&G.post_lat, a->t - x->h.t_write);
 	} else {
-		h_add(&G.post_lat, t - x->t_write);
+		h_add(&G.post_lat, a->t - x->h.t_write);
 	}
 	if (status == 200) {
 		G.ok++;
@@ -829,316 +302,108 @@ tx_done(int i, int status, const char *body, long cl, uint64_t t)
 			G.st_5xx++;
 		else
 			G.st_other++;
-		set_first_error("http_%d:%.*s", status, (int)(cl > 160 ? 160 : cl), body);
+		set_first_error("http_%d:%.*s", status, (int)(a->cl > 160 ? 160 : a->cl), a->body);
 	}
 	x->msg = -1;
-	x->len = 0;
-	if (x->close_after) {
-		G.nbusy--;
+	if (x->h.close_after) {
 		G.reconnects++;
-		epoll_ctl(G.ep, EPOLL_CTL_DEL, x->fd, NULL);
-		close(x->fd);
-		tx_open(i);
+		http_reopen(&x->h);
 		return;
 	}
 	tx_idle(i);
 }
 
+/* The server closed connection i: a request in flight has no answer. */
 static void
-tx_event(int i, uint32_t events)
+tx_closed(int i)
 {
 	struct tx *x = &G.txs[i];
 
-	if (x->state == X_CONNECTING && (events & EPOLLOUT)) {
-		int err = 0;
-		socklen_t l = sizeof(err);
-		getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-		if (err != 0)
-			die("pool connect: %s", strerror(err));
-		ep_set(x->fd, EPOLLIN, T_TX, (uint32_t)i, EPOLL_CTL_MOD);
+	if (x->h.state == H_BUSY) {
+		G.conn_err++;
+	} else {
+		/* an idle connection: take it off the idle stack */
+		for (int k = 0; k < G.nidle; k++)
+			if (G.idle[k] == i) {
+				G.idle[k] = G.idle[--G.nidle];
+				break;
+			}
+	}
+	G.reconnects++;
+	x->msg = -1;
+	http_reopen(&x->h);
+}
+
+/* An event of pool connection i. */
+static void
+tx_event(int i, uint32_t events)
+{
+	struct http_answer a;
+
+	switch (http_event(&G.txs[i].h, events, &a)) {
+	case HTTP_CONNECTED:
 		tx_idle(i);
 		G.nready++;
-		if (strcmp(G.mode, "get") == 0)
-			get_next(i);
-		else
-			pump();
-		return;
-	}
-	if ((events & EPOLLOUT) && x->out_len > 0) {
-		ssize_t w = write(x->fd, x->out + x->out_off, x->out_len);
-		if (w > 0) {
-			x->out_off += (uint32_t)w;
-			x->out_len -= (uint32_t)w;
-		}
-		if (x->out_len == 0)
-			ep_set(x->fd, EPOLLIN, T_TX, (uint32_t)i, EPOLL_CTL_MOD);
-	}
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	if (G.quickack) {
-		/* ACK at once what arrives: a server that writes a response in
-		 * several pieces without TCP_NODELAY then does not wait for our
-		 * delayed ACK (Nagle) before its last piece */
-		int one = 1;
-		setsockopt(x->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-	}
-	ssize_t n = read(x->fd, x->buf + x->len, RESP_MAX - x->len);
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		/* closed by the server: a request in flight has no answer */
-		if (x->state == X_BUSY) {
-			G.nbusy--;
-			G.conn_err++;
-			set_first_error("pool_%d:%s", i, n == 0 ? "EOF" : strerror(errno));
-		} else {
-			/* an idle connection: take it off the idle stack */
-			for (int k = 0; k < G.nidle; k++)
-				if (G.idle[k] == i) {
-					G.idle[k] = G.idle[--G.nidle];
-					break;
-				}
-		}
-		G.reconnects++;
-		epoll_ctl(G.ep, EPOLL_CTL_DEL, x->fd, NULL);
-		close(x->fd);
-		tx_open(i);
-		return;
-	}
-	if (x->state != X_BUSY) {
+		tx_next(i);
+		break;
+	case HTTP_ANSWER:
+		tx_done(i, &a);
+		tx_next(i);
+		break;
+	case HTTP_CLOSED:
+		tx_closed(i);
+		break;
+	case HTTP_STRAY:
 		G.st_other++;
-		set_first_error("pool_%d:unexpected_bytes", i);
-		return;
+		break;
 	}
-	uint64_t t = now_ns();
-	x->len += (uint32_t)n;
-	x->buf[x->len] = '\0';
-	char *end = strstr(x->buf, "\r\n\r\n");
-	if (end == NULL) {
-		if (x->len >= RESP_MAX)
-			die("an answer's headers over %d bytes", RESP_MAX);
-		return;
-	}
-	int status = x->len > 12 ? atoi(x->buf + 9) : 0;
-	long cl = -1;
-	x->close_after = false;
-	for (char *h = strstr(x->buf, "\r\n") + 2; h < end; h = strstr(h, "\r\n") + 2) {
-		if (strncasecmp(h, "Content-Length:", 15) == 0)
-			cl = strtol(h + 15, NULL, 10);
-		else if (strncasecmp(h, "Transfer-Encoding:", 18) == 0)
-			die("chunked answers are not supported");
-		else if (strncasecmp(h, "Connection:", 11) == 0 && strcasestr(h, "close") != NULL &&
-		    strcasestr(h, "close") < strstr(h, "\r\n"))
-			x->close_after = true;
-	}
-	if (cl < 0)
-		die("an answer without Content-Length");
-	if (end + 4 + cl > x->buf + x->len) {
-		if ((long)(end + 4 - x->buf) + cl > RESP_MAX)
-			die("an answer over %d bytes", RESP_MAX);
-		return;
-	}
-	tx_done(i, status, end + 4, cl, t);
-	if (strcmp(G.mode, "get") == 0)
-		get_next(i);
-	else
-		pump();
-}
-
-static bool
-pool_busy(void)
-{
-	for (int i = 0; i < G.npool; i++)
-		if (G.txs[i].state == X_BUSY)
-			return true;
-	return false;
-}
-
-/* ------------------------------------------------------------ /proc */
-
-static unsigned long long
-proc_ticks(int pid, unsigned long long *sys)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
-		return 0;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	*sys += st;
-	return ut + st;
-}
-
-static void
-cpu_sample(bool end)
-{
-	for (int g = 0; g < G.ngroups; g++) {
-		unsigned long long t = 0, st = 0;
-		for (int i = 0; i < G.groups[g].npids; i++)
-			t += proc_ticks(G.groups[g].pids[i], &st);
-		if (end)
-			G.groups[g].t1 = t, G.groups[g].s1 = st;
-		else
-			G.groups[g].t0 = t, G.groups[g].s0 = st;
-	}
-}
-
-/* The whole machine's busy and total jiffies (all CPUs, /proc/stat). */
-static void
-machine_ticks(unsigned long long *busy, unsigned long long *total)
-{
-	unsigned long long v[10] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-
-	*busy = *total = 0;
-	if (f == NULL)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
-		for (int i = 0; i < 8; i++)	/* guest time is in user already */
-			*total += v[i];
-		*busy = *total - v[3] - v[4];	/* minus idle and iowait */
-	}
-	fclose(f);
-}
-
-static double
-cpu_self_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ------------------------------------------------------------ loop */
 
+/* An epoll event: a receiver's, a pool connection's, or the timer's tick. */
 static void
-poll_once(int timeout_ms)
+on_event(uint32_t kind, uint32_t idx, uint32_t events)
 {
-	struct epoll_event evs[MAX_EVENTS];
-	int n = epoll_wait(G.ep, evs, MAX_EVENTS, timeout_ms);
-
-	if (n < 0) {
-		if (errno == EINTR)
-			return;
-		die("epoll_wait: %s", strerror(errno));
-	}
-	for (int i = 0; i < n; i++) {
-		uint32_t type = (uint32_t)(evs[i].data.u64 >> 32), idx = (uint32_t)evs[i].data.u64;
-		if (type == T_RX) {
-			rx_event(&G.rxs[idx], evs[i].events);
-		} else if (type == T_TX) {
-			tx_event((int)idx, evs[i].events);
-		} else if (type == T_TIMER) {
-			uint64_t exp;
-			if (read(G.tfd, &exp, sizeof(exp)) == sizeof(exp))
-				pump();
-		}
-	}
+	if (kind == EV_WS)
+		ws_event(&G.rxs[idx].ws, events);
+	else if (kind == EV_HTTP)
+		tx_event((int)idx, events);
+	else if (kind == EV_TIMER && timer_read() > 0)
+		pump();
 }
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	G.stop = 1;
-}
-
-static void
-run_for(double seconds)
-{
-	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
-
-	while (!G.stop) {
-		uint64_t t = now_ns();
-		if (t >= end)
-			break;
-		poll_once((int)((end - t) / 1000000) + 1);
-	}
-}
-
+/* Opens the pool and waits (10 s at most) until every connection is. */
 static void
 pool_open(void)
 {
 	uint64_t deadline = now_ns() + 10000000000ull;
 
-	if ((G.idle = calloc((size_t)G.npool, sizeof(*G.idle))) == NULL)
+	if ((G.idle = calloc((size_t)C.npool, sizeof(*G.idle))) == NULL)
 		die("out of memory");
-	for (int i = 0; i < G.npool; i++)
-		tx_open(i);
-	while (G.nready < G.npool) {
-		if (now_ns() > deadline || G.stop)
-			die("%d of %d pool connections open after 10 s", G.nready, G.npool);
-		poll_once(100);
+	for (int i = 0; i < C.npool; i++) {
+		G.txs[i].msg = -1;
+		http_open(&G.txs[i].h, (uint32_t)i, "pool");
+	}
+	while (G.nready < C.npool) {
+		if (now_ns() > deadline || C.stop)
+			die("%d of %d pool connections open after 10 s", G.nready, C.npool);
+		client_poll(100);
 	}
 }
 
-/* Opens and handshakes every receiver socket, at most G.inflight at once. */
-static void
-rx_setup(void)
-{
-	uint64_t deadline = now_ns() + (uint64_t)(G.setup_timeout_s * 1e9), t0 = now_ns();
-	uint32_t next = 0;
+/* ------------------------------------------------------------ dm mode */
 
-	for (;;) {
-		int resolved = G.opened + G.hs_failed;
-		while (next < G.nconv && (int)next - resolved < G.inflight) {
-			struct rx *c = &G.rxs[next];
-			c->fd = tcp_connect();
-			c->state = C_CONNECTING;
-			c->want_out = true;
-			ep_set(c->fd, EPOLLIN | EPOLLOUT, T_RX, next, EPOLL_CTL_ADD);
-			next++;
-		}
-		if ((uint32_t)(G.opened + G.hs_failed) >= G.nconv)
-			break;
-		if (now_ns() > deadline || G.stop)
-			die("setup: %d of %u sockets open after %.0f s (%d refused; first error %s)",
-			    G.opened, G.nconv, G.setup_timeout_s, G.hs_failed,
-			    G.first_error[0] ? G.first_error : "none");
-		poll_once(100);
-	}
-	note("%d receiver sockets open in %.2f s (%d failed)", G.opened, (now_ns() - t0) / 1e9,
-	    G.hs_failed);
-	if (G.hs_failed > 0)
-		die("%d receiver sockets failed (first error %s)", G.hs_failed, G.first_error);
-}
-
-static void
-close_all(void)
+/* The messages, the senders' tokens, the pool and the receivers' sockets;
+ * returns the sockets live after the settle time. */
+static int
+dm_setup(void)
 {
-	if (G.rxs != NULL)
-		for (uint32_t i = 0; i < G.nconv; i++)
-			if (G.rxs[i].fd >= 0)
-				hard_close(G.rxs[i].fd);
-	for (int i = 0; i < G.npool; i++)
-		if (G.txs[i].fd > 0)
-			hard_close(G.txs[i].fd);
-}
-
-static void
-dm_mode(void)
-{
-	struct itimerspec its = { 0 };
-	uint64_t tick, t_end_send, deadline;
-	double cpu0, cpu1;
-	unsigned long long mb0, mt0, mb1, mt1;
 	int live0;
 
-	G.total_rate = G.rate * G.nconv;
-	G.nmsgs = (uint32_t)(G.total_rate * (G.warmup_s + G.duration_s) + 0.5);
-	G.warm_msgs = (uint32_t)(G.total_rate * G.warmup_s + 0.5);
+	G.total_rate = C.rate * G.nconv;
+	G.nmsgs = (uint32_t)(G.total_rate * (C.warmup_s + C.duration_s) + 0.5);
+	G.warm_msgs = (uint32_t)(G.total_rate * C.warmup_s + 0.5);
 	if ((G.msgs = calloc(G.nmsgs + 1, sizeof(*G.msgs))) == NULL ||
 	    (G.rxs = calloc(G.nconv, sizeof(*G.rxs))) == NULL ||
 	    (G.tokens = calloc(G.nconv, sizeof(*G.tokens))) == NULL ||
@@ -1147,102 +412,132 @@ dm_mode(void)
 	for (uint32_t k = 0; k < G.nconv; k++) {
 		make_token(2 * k + 1, G.tokens[k], TOKEN_MAX);
 		user_id(2 * k + 2, G.receivers[k]);
-		G.rxs[k].fd = -1;
-		G.rxs[k].user = 2 * k + 2;
+		G.rxs[k].ws.fd = -1;
+		G.rxs[k].ws.user = 2 * k + 2;
 		G.rxs[k].conv = k;
 		G.rxs[k].last_msg = -1;
 	}
 	pool_open();
-	rx_setup();
-	run_for(G.settle_s);		/* stray frames of the setup */
+	ws_open_all(G.rxs, sizeof(*G.rxs), G.nconv, "receiver sockets");
+	if (C.hs_failed > 0)
+		die("%d receiver sockets failed (first error %s)", C.hs_failed, C.first_error);
+	run_for(C.settle_s);		/* stray frames of the setup */
 	live0 = G.live;
 	G.other_frames = 0;
+	return live0;
+}
 
-	if ((G.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
-		die("timerfd_create: %s", strerror(errno));
-	ep_set(G.tfd, EPOLLIN, T_TIMER, 0, EPOLL_CTL_ADD);
-	/* a tick per message, at most 10k ticks a second */
-	tick = (uint64_t)(1e9 / G.total_rate);
+/* Sends every DM on schedule, a tick per message (at most 10k ticks a
+ * second): warm-up, then the measured part (CPU sampled from its start).
+ * A server that cannot keep up gets at most DRAIN seconds past the
+ * schedule to take the last messages; what is left is not_written. */
+static void
+dm_send(struct window *w)
+{
+	uint64_t tick = (uint64_t)(1e9 / G.total_rate), deadline;
+
 	if (tick < 100000)
 		tick = 100000;
-	its.it_interval.tv_sec = (time_t)(tick / 1000000000ull);
-	its.it_interval.tv_nsec = (long)(tick % 1000000000ull);
-	its.it_value.tv_nsec = 1000;
 	G.t0 = now_ns();
 	G.sending = true;
-	timerfd_settime(G.tfd, 0, &its, NULL);
+	timer_start(tick);
 	note("sending %u DMs at %.0f/s over %u conversations (%u of warm-up), pool of %d",
-	    G.nmsgs, G.total_rate, G.nconv, G.warm_msgs, G.npool);
-
+	    G.nmsgs, G.total_rate, G.nconv, G.warm_msgs, C.npool);
 	G.t_measure0 = due_of(G.warm_msgs);
-	while (!G.stop && now_ns() < G.t_measure0)
-		poll_once(50);
-	note("measuring for %.1f s", G.duration_s);
+	while (!C.stop && now_ns() < G.t_measure0)
+		client_poll(50);
+	note("measuring for %.1f s", C.duration_s);
 	cpu_sample(false);
-	cpu0 = cpu_self_s();
-	machine_ticks(&mb0, &mt0);
-	/* A server that cannot keep up gets at most DRAIN seconds past the
-	 * schedule to take the last messages; what is left is not_written. */
-	deadline = due_of(G.nmsgs) + (uint64_t)(G.drain_s * 1e9);
-	while (!G.stop && G.next_msg < G.nmsgs && now_ns() < deadline)
-		poll_once(50);
-	t_end_send = now_ns();
+	w->cpu0 = cpu_self_s();
+	machine_ticks(&w->mb0, &w->mt0);
+	deadline = due_of(G.nmsgs) + (uint64_t)(C.drain_s * 1e9);
+	while (!C.stop && G.next_msg < G.nmsgs && now_ns() < deadline)
+		client_poll(50);
+	w->t_end_send = now_ns();
 	G.sending = false;
-	memset(&its, 0, sizeof(its));
-	timerfd_settime(G.tfd, 0, &its, NULL);
+	timer_stop();
+}
 
-	/* drain: until every message answered 200 reached its receiver, at
-	 * most DRAIN seconds after the last write */
-	deadline = t_end_send + (uint64_t)(G.drain_s * 1e9);
+/* Until every message answered 200 reached its receiver, at most DRAIN
+ * seconds after the last write; then the end of the window. */
+static void
+dm_drain(struct window *w)
+{
+	uint64_t deadline = w->t_end_send + (uint64_t)(C.drain_s * 1e9);
+
 	for (;;) {
-		if (!pool_busy() && G.delivered >= G.ok)
+		if (http_busy == 0 && G.delivered >= G.ok)
 			break;
-		if (G.stop || now_ns() > deadline)
+		if (C.stop || now_ns() > deadline)
 			break;
-		poll_once(20);
+		client_poll(20);
 	}
 	cpu_sample(true);
-	cpu1 = cpu_self_s();
-	machine_ticks(&mb1, &mt1);
-	uint64_t t_stop = now_ns();
+	w->cpu1 = cpu_self_s();
+	machine_ticks(&w->mb1, &w->mt1);
+	w->t_stop = now_ns();
+}
 
-	uint64_t lost = 0, lost_measured = 0, unanswered = 0, delivered_not_ok = 0, measured_ok = 0;
-	uint64_t lost_mid = 0;
-	char lost_ex[256] = "";
-	int nlost_ex = 0;
+/* Lost DM j: the last of its conversation, or one a later DM of the same
+ * conversation got past ("mid")? Counted, and among the first examples. */
+static void
+count_lost(struct losses *l, uint32_t j)
+{
+	bool later = false;
+	size_t len = strlen(l->examples);
+
+	l->lost++;
+	if (j >= G.warm_msgs)
+		l->lost_measured++;
+	for (uint64_t k = (uint64_t)j + G.nconv; k < G.nmsgs; k += G.nconv)
+		if (G.msgs[k].delivered)
+			later = true;
+	if (later)
+		l->lost_mid++;
+	if (l->lost <= 5)
+		snprintf(l->examples + len, sizeof(l->examples) - len, "%s%u/c%u/%s",
+		    len ? "," : "", j, j % G.nconv, later ? "mid" : "last");
+}
+
+/* Every message's fate: unanswered, lost, delivered without a 200. */
+static void
+dm_losses(struct losses *l)
+{
+	memset(l, 0, sizeof(*l));
 	for (uint32_t j = 0; j < G.nmsgs; j++) {
 		struct msg *m = &G.msgs[j];
 		if (m->t_write != 0 && m->status == 0)
-			unanswered++;
-		if (m->status == 200 && !m->delivered) {
-			bool later = false;
-			lost++;
-			if (j >= G.warm_msgs)
-				lost_measured++;
-			/* the last DM of its conversation, or one a later DM of
-			 * the same conversation got past? */
-			for (uint64_t l = (uint64_t)j + G.nconv; l < G.nmsgs; l += G.nconv)
-				if (G.msgs[l].delivered)
-					later = true;
-			if (later)
-				lost_mid++;
-			if (nlost_ex < 5)
-				nlost_ex += snprintf(lost_ex + strlen(lost_ex), sizeof(lost_ex) - strlen(lost_ex),
-				    "%s%u/c%u/%s", nlost_ex ? "," : "", j, j % G.nconv,
-				    later ? "mid" : "last") > 0;
-		}
+			l->unanswered++;
+		if (m->status == 200 && !m->delivered)
+			count_lost(l, j);
 		if (m->status != 200 && m->delivered)
-			delivered_not_ok++;
+			l->delivered_not_ok++;
 		if (j >= G.warm_msgs && m->status == 200)
-			measured_ok++;
+			l->measured_ok++;
 	}
+}
+
+/* The server groups' CPU over the window, per DM delivered in it. */
+static void
+print_cpu_groups(double cpu_win_s)
+{
+	for (int g = 0; g < ncpu_groups; g++) {
+		struct cpu_figures f = cpu_figures(&cpu_groups[g], cpu_win_s, G.win_delivered);
+		printf(" cpu_%s_pct=%.1f cpu_%s_sys_pct=%.1f cpu_%s_us_per_dm=%.1f",
+		    f.name, f.pct, f.name, f.sys_pct, f.name, f.us);
+	}
+}
+
+/* The result line (but its end: the late arrivals). */
+static void
+dm_report(const struct window *w, const struct losses *l)
+{
 	uint32_t measured_msgs = G.nmsgs - G.warm_msgs;
 	/* throughput: every delivery from the start of the measured part to
 	 * the last one (a backlog of warm-up DMs counts: the server did it) */
-	double win_s = (double)((G.t_last_win > G.t_measure0 ? G.t_last_win : t_stop) -
+	double win_s = (double)((G.t_last_win > G.t_measure0 ? G.t_last_win : w->t_stop) -
 	    G.t_measure0) / 1e9;
-	double cpu_win_s = (double)(t_stop - G.t_measure0) / 1e9;
-	long hz = sysconf(_SC_CLK_TCK);
+	double cpu_win_s = (double)(w->t_stop - G.t_measure0) / 1e9;
 
 	printf("mode=dm convs=%u rate_per_conv=%.3f offered_per_s=%.0f msgs=%u warm_msgs=%u"
 	    " measured_msgs=%u pool=%d live=%d written=%" PRIu64 " not_written=%u ok=%" PRIu64
@@ -1258,36 +553,44 @@ dm_mode(void)
 	    " post_p50_ms=%.3f post_p99_ms=%.3f post_max_ms=%.3f"
 	    " client_cpu_pct=%.1f machine_busy_pct=%.1f cpu_window_s=%.3f drain_s=%.3f closed=%d"
 	    " other_frames=%" PRIu64,
-	    G.nconv, G.rate, G.total_rate, G.nmsgs, G.warm_msgs, measured_msgs, G.npool, live0,
+	    G.nconv, C.rate, G.total_rate, G.nmsgs, G.warm_msgs, measured_msgs, C.npool, w->live0,
 	    G.written, G.nmsgs - G.next_msg, G.ok, G.non200, G.st_4xx, G.st_5xx, G.st_other,
-	    G.conn_err, unanswered, G.reconnects, G.delivered, lost, lost_measured, lost_mid,
-	    lost_ex[0] ? lost_ex : "none", G.after_answer_slow, (double)G.after_answer_max / 1e6, G.dup,
-	    G.misrouted, G.out_of_order, G.unknown, delivered_not_ok, measured_ok,
+	    G.conn_err, l->unanswered, G.reconnects, G.delivered, l->lost, l->lost_measured,
+	    l->lost_mid, l->examples[0] ? l->examples : "none", G.after_answer_slow,
+	    (double)G.after_answer_max / 1e6, G.dup,
+	    G.misrouted, G.out_of_order, G.unknown, l->delivered_not_ok, l->measured_ok,
 	    G.measured_delivered, G.win_delivered, win_s,
 	    win_s > 0 ? (double)G.win_delivered / win_s : 0.0,
-	    G.late, (double)G.max_late / 1e6, G.max_busy,
+	    G.late, (double)G.max_late / 1e6, http_busy_max,
 	    h_pct_ms(&G.lat, 50), h_pct_ms(&G.lat, 90), h_pct_ms(&G.lat, 99),
 	    h_pct_ms(&G.lat, 99.9), (double)G.lat.max / 1e6, h_mean_ms(&G.lat),
 	    h_pct_ms(&G.lat_w, 50), h_pct_ms(&G.lat_w, 99), (double)G.lat_w.max / 1e6,
 	    h_pct_ms(&G.post_lat, 50), h_pct_ms(&G.post_lat, 99), (double)G.post_lat.max / 1e6,
-	    cpu_win_s > 0 ? 100.0 * (cpu1 - cpu0) / cpu_win_s : 0.0,
-	    mt1 > mt0 ? 100.0 * (double)(mb1 - mb0) / (double)(mt1 - mt0) : 0.0, cpu_win_s,
-	    (double)(t_stop - t_end_send) / 1e9, G.closed_early, G.other_frames);
-	for (int g = 0; g < G.ngroups; g++) {
-		double s = (double)(G.groups[g].t1 - G.groups[g].t0) / (double)hz;
-		double sys = (double)(G.groups[g].s1 - G.groups[g].s0) / (double)hz;
-		printf(" cpu_%s_pct=%.1f cpu_%s_sys_pct=%.1f cpu_%s_us_per_dm=%.1f",
-		    G.groups[g].name, cpu_win_s > 0 ? 100.0 * s / cpu_win_s : 0.0,
-		    G.groups[g].name, cpu_win_s > 0 ? 100.0 * sys / cpu_win_s : 0.0,
-		    G.groups[g].name, G.win_delivered ? s * 1e6 / (double)G.win_delivered : 0.0);
-	}
-	printf(" first_error=%s", G.first_error[0] ? G.first_error : "none");
+	    cpu_win_s > 0 ? 100.0 * (w->cpu1 - w->cpu0) / cpu_win_s : 0.0,
+	    w->mt1 > w->mt0 ? 100.0 * (double)(w->mb1 - w->mb0) / (double)(w->mt1 - w->mt0) : 0.0,
+	    cpu_win_s, (double)(w->t_stop - w->t_end_send) / 1e9, G.closed_early, G.other_frames);
+	print_cpu_groups(cpu_win_s);
+	printf(" first_error=%s", first_error());
+}
+
+/* dm mode: setup, open-loop sending, drain, the result line. */
+static void
+dm_mode(void)
+{
+	struct window w = { 0 };
+	struct losses l;
+
+	w.live0 = dm_setup();
+	dm_send(&w);
+	dm_drain(&w);
+	dm_losses(&l);
+	dm_report(&w, &l);
 	/* Lost ones: listen LATE_WAIT more seconds to tell late from never. */
-	if (lost > 0 && G.late_wait_s > 0) {
+	if (l.lost > 0 && G.late_wait_s > 0) {
 		G.counting_late = true;
 		run_for(G.late_wait_s);
 	}
-	printf(" late_wait_s=%.1f arrived_late=%" PRIu64 "\n", lost > 0 ? G.late_wait_s : 0.0,
+	printf(" late_wait_s=%.1f arrived_late=%" PRIu64 "\n", l.lost > 0 ? G.late_wait_s : 0.0,
 	    G.arrived_late);
 	fflush(stdout);
 }
@@ -1298,10 +601,11 @@ static char get_req[2048];
 static int get_req_len;
 static long get_sent;
 
+/* The next GET on idle connection i (the stats reset after the warm-up). */
 static void
 get_next(int i)
 {
-	if (G.stop || get_sent >= G.get_warm + G.get_count || G.nidle == 0)
+	if (C.stop || get_sent >= G.get_warm + G.get_count || G.nidle == 0)
 		return;
 	G.nidle--;
 	if (get_sent == G.get_warm) {
@@ -1310,9 +614,10 @@ get_next(int i)
 	}
 	get_sent++;
 	G.txs[i].msg = -1;
-	tx_write(i, get_req, (size_t)get_req_len);
+	http_write(&G.txs[i].h, get_req, (size_t)get_req_len);
 }
 
+/* get mode: the GETs one at a time, then the result line. */
 static void
 get_mode(void)
 {
@@ -1322,46 +627,30 @@ get_mode(void)
 	make_token((uint32_t)G.get_user, token, sizeof(token));
 	get_req_len = snprintf(get_req, sizeof(get_req),
 	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n\r\n",
-	    G.get_path, G.port, token);
-	G.npool = 1;
+	    G.get_path, C.port, token);
+	C.npool = 1;
 	G.warm_msgs = 0;
 	t0 = now_ns();
 	pool_open();
 	get_next(0);
 	deadline = now_ns() + 600000000000ull;
-	while (!G.stop && (get_sent < G.get_warm + G.get_count || pool_busy())) {
+	while (!C.stop && (get_sent < G.get_warm + G.get_count || http_busy > 0)) {
 		if (now_ns() > deadline)
 			die("get: still running after 600 s");
-		poll_once(100);
+		client_poll(100);
 	}
 	printf("mode=get quickack=%d requests=%" PRIu64 " ok=%" PRIu64 " non200=%" PRIu64 " warm=%ld"
 	    " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_ms=%.3f seconds=%.3f"
-	    " first_error=%s\n", G.quickack, G.post_lat.n, G.ok, G.non200, G.get_warm,
+	    " first_error=%s\n", C.quickack, G.post_lat.n, G.ok, G.non200, G.get_warm,
 	    h_pct_ms(&G.post_lat, 50), h_pct_ms(&G.post_lat, 90), h_pct_ms(&G.post_lat, 99),
 	    (double)G.post_lat.max / 1e6, h_mean_ms(&G.post_lat), (now_ns() - t0) / 1e9,
-	    G.first_error[0] ? G.first_error : "none");
+	    first_error());
 	fflush(stdout);
 }
 
-static void
-add_group(const char *spec)
-{
-	struct cpu_group *g;
-	const char *eq = strchr(spec, '=');
-	char *list, *tok, *save;
+/* ------------------------------------------------------------ main */
 
-	if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof(g->name) ||
-	    G.ngroups == MAX_CPU_GROUPS)
-		die("bad -c %s (want NAME=PID[,PID...])", spec);
-	g = &G.groups[G.ngroups++];
-	memcpy(g->name, spec, (size_t)(eq - spec));
-	list = strdup(eq + 1);
-	for (tok = strtok_r(list, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
-		if (g->npids < 64 && atoi(tok) > 0)
-			g->pids[g->npids++] = atoi(tok);
-	free(list);
-}
-
+/* The options, on stderr; exit 2. */
 static void
 usage(void)
 {
@@ -1386,88 +675,52 @@ usage(void)
 	exit(2);
 }
 
-int
-main(int argc, char **argv)
+/* The options; usage() when they do not add up. */
+static void
+options(int argc, char **argv)
 {
-	long token_for = -1;
 	int opt;
 
-	G.mode = "dm";
-	G.rate = 2, G.warmup_s = 3, G.duration_s = 60, G.drain_s = 5, G.settle_s = 1;
-	G.late_wait_s = 10;
-	G.setup_timeout_s = 180, G.npool = 128, G.inflight = 256, G.nsrc = 16;
-	G.get_user = -1, G.get_count = 300, G.get_warm = 20;
-	while ((opt = getopt(argc, argv, "p:k:u:n:m:R:w:d:D:L:S:t:P:i:s:c:T:G:U:N:W:Qq")) != -1) {
+	G.late_wait_s = 10, G.get_user = -1, G.get_count = 300, G.get_warm = 20;
+	C.prog = "dmload", C.mode = "dm";
+	C.rate = 2, C.warmup_s = 3, C.duration_s = 60, C.drain_s = 5, C.settle_s = 1, C.npool = 128;
+	while ((opt = getopt(argc, argv, CLIENT_OPTS "n:L:G:U:N:W:Q")) != -1) {
 		switch (opt) {
-		case 'p': G.port = atoi(optarg); break;
-		case 'k': G.key_path = optarg; break;
-		case 'u': G.prefix = optarg; break;
 		case 'n': G.nconv = (uint32_t)atol(optarg); break;
-		case 'm': G.mode = optarg; break;
-		case 'R': G.rate = atof(optarg); break;
-		case 'w': G.warmup_s = atof(optarg); break;
-		case 'd': G.duration_s = atof(optarg); break;
-		case 'D': G.drain_s = atof(optarg); break;
 		case 'L': G.late_wait_s = atof(optarg); break;
-		case 'S': G.settle_s = atof(optarg); break;
-		case 't': G.setup_timeout_s = atof(optarg); break;
-		case 'P': G.npool = atoi(optarg); break;
-		case 'i': G.inflight = atoi(optarg); break;
-		case 's': G.nsrc = atoi(optarg); break;
-		case 'c': add_group(optarg); break;
-		case 'T': token_for = atol(optarg); break;
 		case 'G': G.get_path = optarg; break;
 		case 'U': G.get_user = atol(optarg); break;
 		case 'N': G.get_count = atol(optarg); break;
 		case 'W': G.get_warm = atol(optarg); break;
-		case 'Q': G.quickack = true; break;
-		case 'q': G.quiet = true; break;
-		default: usage();
+		case 'Q': C.quickack = true; break;
+		default: if (!client_option(opt, optarg)) usage();
 		}
 	}
-	if (sodium_init() < 0)
-		die("sodium_init failed");
-	if (G.key_path == NULL || G.prefix == NULL || strlen(G.prefix) != 24 || G.prefix[14] != '4')
+	if (!client_keys())
 		usage();
-	load_key();
-	if (token_for >= 0) {
-		char tok[TOKEN_MAX];
-		make_token((uint32_t)token_for, tok, sizeof(tok));
-		puts(tok);
-		return 0;
-	}
-	if (G.port <= 0 || G.nsrc < 0 || G.nsrc > 250 || G.npool < 1 || G.npool > MAX_POOL)
+	if (C.port <= 0 || C.nsrc < 0 || C.nsrc > 250 || C.npool < 1 || C.npool > MAX_POOL)
 		usage();
-	if (strcmp(G.mode, "dm") == 0 &&
-	    (G.nconv == 0 || G.nconv > 1000000 || G.rate <= 0 || G.inflight < 1))
+	if (strcmp(C.mode, "dm") == 0 &&
+	    (G.nconv == 0 || G.nconv > 1000000 || C.rate <= 0 || C.inflight < 1))
 		usage();
-	if (strcmp(G.mode, "get") == 0 &&
+	if (strcmp(C.mode, "get") == 0 &&
 	    (G.get_path == NULL || G.get_user < 0 || G.get_count < 1 || G.get_warm < 0))
 		usage();
+}
 
-	struct rlimit rl;
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if ((rlim_t)G.nconv + (rlim_t)G.npool + 16 > rl.rlim_cur)
-		die("%u + %d sockets do not fit in RLIMIT_NOFILE %llu", G.nconv, G.npool,
-		    (unsigned long long)rl.rlim_cur);
+/* dmload [options]: see usage() and the top of this file. */
+int
+main(int argc, char **argv)
+{
+	static const struct client_mode modes[] = {
+		{ "dm", dm_mode }, { "get", get_mode }, { NULL, NULL },
+	};
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if ((G.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		die("epoll_create1: %s", strerror(errno));
-	if ((G.rbuf = malloc(RBUF_SIZE)) == NULL)
-		die("out of memory");
-	if (strcmp(G.mode, "dm") == 0)
-		dm_mode();
-	else if (strcmp(G.mode, "get") == 0)
-		get_mode();
-	else
+	options(argc, argv);
+	client_init(G.nconv, C.npool);
+	C.on_event = on_event;
+	ws_setup(&rx_ops);
+	if (!client_run(modes))
 		usage();
-	close_all();
-	return G.stop ? 130 : 0;
+	return C.stop ? 130 : 0;
 }

@@ -5,10 +5,10 @@
 #
 #   bench/dm/run.sh [BIN_DIR]        (default build/rel/bin; make bench-dm)
 #
-# One run builds dmload.c (cc -O2), starts a private stack (scripts/stack.sh,
-# temp run directory under /tmp, free port, LOG_LEVEL=warn, gatewayd's
-# connection cap raised and its default rate limit checked off), and
-# measures, everything on 127.0.0.1:
+# One run builds dmload.c (cc -O2, with bench/lib), starts a private stack
+# (scripts/stack.sh, temp run directory under /tmp, free port,
+# LOG_LEVEL=warn, gatewayd's connection cap raised and its default rate
+# limit checked off), and measures, everything on 127.0.0.1:
 #   load   BENCH_DM_CONVS conversations (1000): a sender posting
 #          BENCH_DM_RATE DMs/s (2) with POST /api/dm/send on a pool of
 #          keep-alive connections, open-loop (each DM due at a fixed time),
@@ -45,13 +45,6 @@
 #   BENCH_DM_CHATD_POOL []  chatd's [database] pool_size for the run (empty:
 #                           the stack's, i.e. the shipped default)
 #   BENCH_KEEP [0]          1: keep the temp directory (logs, raw results)
-set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/bench/dm
-PY=/usr/bin/python3
-CC=${CC:-cc}
-
 CONVS=${BENCH_DM_CONVS:-1000}
 RATE=${BENCH_DM_RATE:-2}
 DURATION=${BENCH_DM_SECONDS:-60}
@@ -72,30 +65,21 @@ LIST_PAGE=100			# chatd's CHAT_DM_LIST_DEFAULT
 LIST_PEER0=1048576		# index of the list user's first peer (0x100000)
 
 # shellcheck source=../lib.sh
-. "$ROOT/bench/lib.sh"
+. "$(dirname "$0")/../lib.sh"		# set -euo pipefail; ROOT, HERE, PY, CC; the helpers
 
 [ $# -le 1 ] || die "usage: bench/dm/run.sh [BIN_DIR]"
 bench_bin_dir "${1:-$ROOT/build/rel/bin}"
-for c in "$CC" curl "$PY"; do
-	command -v "$c" >/dev/null || die "$c is missing (apt-get install gcc curl)"
-done
-[ -z "$CLIENT_CPU" ] || command -v taskset >/dev/null || die "taskset is missing (util-linux)"
-[ -f /usr/include/sodium.h ] || die "no sodium.h (apt-get install libsodium-dev)"
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
-[ -x "$PG_BIN/psql" ] || die "no psql under /usr/lib/postgresql/*/bin"
+bench_need "apt-get install gcc curl" "$CC" curl "$PY"
+[ -z "$CLIENT_CPU" ] || bench_need util-linux taskset
+bench_need_sodium
+bench_need_psql
 [ "$CONVS" -ge 1 ] && [ $((2 * CONVS + 2)) -lt "$LIST_PEER0" ] ||
 	die "BENCH_DM_CONVS must be 1 .. $((LIST_PEER0 / 2 - 2))"
 [ "$LIST_CONVS" -ge 1 ] && [ "$LIST_MSGS" -ge 1 ] || die "BENCH_DM_LIST_CONVS and _MSGS must be >= 1"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-TMP=$(mktemp -d /tmp/enclavr-bench-dm.XXXXXX)
-# The stack's PostgreSQL runs as the postgres user and needs to reach RUN_DIR.
-chmod 755 "$TMP"
-RUN_DIR=$TMP/stack
-OUT=$TMP/out
-mkdir -p "$OUT"
-STACK_STARTED=0
+bench_tmp dm
 DMLOAD_PID=
 
 cleanup() {
@@ -107,64 +91,25 @@ cleanup() {
 }
 bench_traps
 
-children_of() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | tr '\n' ' '; }
-commas() { echo "$*" | tr -s ' ' ',' | sed 's/^,//; s/,$//'; }
-kv() {	# key file: the value of key=value in a dmload result line
-	tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | tail -n1
-}
-
 # Waits until gatewayd, chatd and PostgreSQL are idle (under 5 ticks in
 # 0.5 s, at most 60 s).
 wait_quiet() {
-	local a b i pids
-	pids="$GW_PID $CHATD_PID $PG_PID $(children_of "$PG_PID")"
-	a=$(cpu_ticks $pids)
-	for ((i = 0; i < 120; i++)); do
-		sleep 0.5
-		b=$(cpu_ticks $pids)
-		[ $((b - a)) -lt 5 ] && return 0
-		a=$b
-	done
-	note "the stack is still busy after 60 s; going on"
+	# shellcheck disable=SC2046
+	bench_wait_quiet 5 "the stack is" "$GW_PID" "$CHATD_PID" "$PG_PID" $(children_of "$PG_PID")
 }
 
 # ------------------------------------------------------------------ tools
 
-note "building dmload"
-"$CC" -std=c17 -O2 -Wall -Wextra -o "$TMP/dmload" "$HERE/dmload.c" -lsodium ||
-	die "cannot build dmload.c"
+bench_build_client dmload "$HERE/dmload.c"
 DMLOAD=("$TMP/dmload")
 [ -z "$CLIENT_CPU" ] || DMLOAD=(taskset -c "$CLIENT_CPU" "$TMP/dmload")
 
 # ------------------------------------------------------------------ stack
 
-GW_PORT=$(free_port)
-note "starting the stack in $RUN_DIR on 127.0.0.1:$GW_PORT"
-STACK_STARTED=1
-LOG_LEVEL=warn "$ROOT/scripts/stack.sh" up "$RUN_DIR" "$GW_PORT" "$BIN_DIR" \
-	>"$OUT/stack-up.log" 2>&1 || { cat "$OUT/stack-up.log" >&2; die "stack.sh up failed"; }
-GW_PID=$(cat "$RUN_DIR/pids/gatewayd.pid")
-CHATD_PID=$(cat "$RUN_DIR/pids/chatd.pid")
-REDIS_PID=$(cat "$RUN_DIR/pids/redis.pid")
-PG_PID=$(head -n1 "$RUN_DIR/pg/postmaster.pid")
-# shellcheck disable=SC1091
-. "$RUN_DIR/env"		# PG_PORT, REDIS_PORT
-
+bench_stack_up
 # The receivers' sockets and the pool must fit under gatewayd's connection
-# cap, and the per-route rate limit must be off (the default). Reloadable.
-cat >>"$RUN_DIR/etc/gatewayd.conf" <<EOF
-# Added by bench/dm/run.sh.
-[http]
-max_connections = 100000
-[ratelimit]
-default_per_minute = 0
-EOF
-"$BIN_DIR/gatewayd" -N -f "$RUN_DIR/etc/gatewayd.conf" >"$OUT/gatewayd-effective.conf"
-grep -q '^max_connections = 100000$' "$OUT/gatewayd-effective.conf" &&
-	grep -q '^default_per_minute = 0$' "$OUT/gatewayd-effective.conf" ||
-	die "gatewayd does not read max_connections = 100000 and default_per_minute = 0"
-kill -HUP "$GW_PID"
-sleep 0.5
+# cap, and the per-route rate limit must be off (the default).
+bench_gw_unlimited bench/dm/run.sh
 if [ -n "$CHATD_POOL_SET" ]; then
 	# chatd reads pool_size at start only: restart this stack's chatd.
 	printf '# Added by bench/dm/run.sh.\n[database]\npool_size = %s\n' "$CHATD_POOL_SET" \
@@ -176,7 +121,7 @@ if [ -n "$CHATD_POOL_SET" ]; then
 	# Ready when a chatd route answers through gatewayd 3 s in a row:
 	# gatewayd takes the old instance's last heartbeat for a while, then
 	# reloads the new one's routes (503 meanwhile).
-	tok=$("$TMP/dmload" -k "$RUN_DIR/etc/token.key" -u "$(cut -c1-24 /proc/sys/kernel/random/uuid)" -T 0)
+	tok=$("$TMP/dmload" -k "$KEY" -u "$(cut -c1-24 /proc/sys/kernel/random/uuid)" -T 0)
 	ok=0
 	for ((i = 0; i < 360 && ok < 12; i++)); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Authorization: Bearer $tok" \
@@ -190,22 +135,14 @@ fi
 CHATD_POOL=$("$BIN_DIR/chatd" -N -f "$RUN_DIR/etc/chatd.conf" 2>/dev/null |
 	awk '/^\[/ { s = $0 } s == "[database]" && $1 == "pool_size" { print $3 }')
 
-psql_q() {
-	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U enclavr -d enclavr \
-		-tA "$@"
-}
-
 # ------------------------------------------------------------------ users
 
-KEY=$RUN_DIR/etc/token.key
 # User i is PREFIX + 12 hex digits of i: 0 is the list user, 2k+1 and 2k+2
 # the sender and receiver of conversation k, LIST_PEER0 + j the list user's
 # peers.
-PREFIX=$("$PY" -c 'import uuid; print(str(uuid.uuid4())[:24])')
-TAG=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+bench_ids
 uid() { printf '%s%012x' "$PREFIX" "$1"; }
 LIST_USER=$(uid 0)
-GW=http://127.0.0.1:$GW_PORT
 
 # auth.users rows for indexes lo..hi (auth.directory is a view over it).
 add_users() {	# lo hi
@@ -217,8 +154,7 @@ add_users() {	# lo hi
 note "users: $LIST_USER (list user) and $((2 * CONVS)) load users"
 add_users 0 $((2 * CONVS))
 
-GW_LOG_LINES0=$(wc -l <"$RUN_DIR/log/gatewayd.log")
-CHATD_LOG_LINES0=$(wc -l <"$RUN_DIR/log/chatd.log")
+bench_log_mark start gatewayd chatd
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------ load
@@ -251,8 +187,7 @@ if [ "$SKIP_LOAD" != 1 ]; then
 	cat "$OUT/load.err" >&2
 fi
 
-GW_LOG_LINES1=$(wc -l <"$RUN_DIR/log/gatewayd.log")
-CHATD_LOG_LINES1=$(wc -l <"$RUN_DIR/log/chatd.log")
+bench_log_mark end gatewayd chatd
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------ list
@@ -517,11 +452,6 @@ if [ "$SKIP_LIST" != 1 ]; then
 	fi
 	echo "  list plan uses conversation_members_list_idx (Index Scan, no Seq Scan): $PLAN_INDEX"
 fi
-if [ "$GW_LOG_LINES1" -gt "$GW_LOG_LINES0" ] || [ "$CHATD_LOG_LINES1" -gt "$CHATD_LOG_LINES0" ]; then
-	echo
-	echo "lines logged at warn or above during the load (the last ones):"
-	sed -n "$((GW_LOG_LINES0 + 1)),\$p" "$RUN_DIR/log/gatewayd.log" | tail -n 5 | sed 's/^/  gatewayd: /'
-	sed -n "$((CHATD_LOG_LINES0 + 1)),\$p" "$RUN_DIR/log/chatd.log" | tail -n 5 | sed 's/^/  chatd: /'
-fi
+bench_log_report "during the load" gatewayd chatd
 echo
 echo "raw results: BENCH_KEEP=1 keeps them in the temp directory"

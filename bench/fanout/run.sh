@@ -4,7 +4,7 @@
 #
 #   bench/fanout/run.sh [BIN_DIR]        (default build/rel/bin)
 #
-# One run builds wsload.c (cc -O2), installs npm `ws` into
+# One run builds wsload.c (cc -O2, with bench/lib), installs npm `ws` into
 # bench/fanout/node_modules when it is missing, starts a private stack
 # (scripts/stack.sh, temp run directory under /tmp, free port,
 # LOG_LEVEL=warn), and measures, everything on 127.0.0.1:
@@ -40,13 +40,6 @@
 #   BENCH_KEEP [0]        1: keep the temp directory (logs, raw results)
 #   BENCH_PERF [0]        1: perf record gatewayd during the Enclavr runs and
 #                         print its top symbols (needs perf; adds overhead)
-set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HERE=$ROOT/bench/fanout
-PY=/usr/bin/python3
-CC=${CC:-cc}
-
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 DRAIN=${BENCH_DRAIN:-5}
@@ -62,29 +55,20 @@ KEEP=${BENCH_KEEP:-0}
 PERF=${BENCH_PERF:-0}
 
 # shellcheck source=../lib.sh
-. "$ROOT/bench/lib.sh"
+. "$(dirname "$0")/../lib.sh"		# set -euo pipefail; ROOT, HERE, PY, CC; the helpers
 
 [ $# -le 1 ] || die "usage: bench/fanout/run.sh [BIN_DIR]"
 bench_bin_dir "${1:-$ROOT/build/rel/bin}"
-for c in "$CC" node npm curl taskset "$PY"; do
-	command -v "$c" >/dev/null || die "$c is missing (apt-get install gcc nodejs npm curl util-linux)"
-done
-[ -f /usr/include/sodium.h ] || die "no sodium.h (apt-get install libsodium-dev)"
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
-[ -x "$PG_BIN/psql" ] || die "no psql under /usr/lib/postgresql/*/bin"
+bench_need "apt-get install gcc nodejs npm curl util-linux" "$CC" node npm curl taskset "$PY"
+bench_need_sodium
+bench_need_psql
 CLK_TCK=$(getconf CLK_TCK)
 
 # 20k sockets on each side: as many descriptors as this shell may have.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 
-TMP=$(mktemp -d /tmp/enclavr-bench-fanout.XXXXXX)
-# The stack's PostgreSQL runs as the postgres user and needs to reach RUN_DIR.
-chmod 755 "$TMP"
-RUN_DIR=$TMP/stack
-OUT=$TMP/out
-mkdir -p "$OUT"
-STACK_STARTED=0
+bench_tmp fanout
 PEER_PID=
 WSLOAD_PID=
 PERF_PID=
@@ -102,30 +86,13 @@ bench_traps
 
 # Waits until gatewayd and chatd are idle (under 3 ticks in 0.5 s, at most
 # 60 s): connects and disconnects leave chatd presence calls to work through.
-wait_quiet() {
-	local a b i
-	a=$(cpu_ticks "$GW_PID" "$CHATD_PID")
-	for ((i = 0; i < 120; i++)); do
-		sleep 0.5
-		b=$(cpu_ticks "$GW_PID" "$CHATD_PID")
-		[ $((b - a)) -lt 3 ] && return 0
-		a=$b
-	done
-	note "gatewayd and chatd still busy after 60 s; going on"
-}
+wait_quiet() { bench_wait_quiet 3 "gatewayd and chatd" "$GW_PID" "$CHATD_PID"; }
 
-children_of() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | tr '\n' ' '; }
 pin() { taskset -a -p -c "$SERVER_CPU" "$1" >/dev/null; }
-commas() { echo "$*" | tr -s ' ' ',' | sed 's/^,//; s/,$//'; }
-kv() {	# key file: the value of key=value in a wsload result line
-	tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | tail -n1
-}
 
 # ------------------------------------------------------------------ tools
 
-note "building wsload"
-"$CC" -std=c17 -O2 -Wall -Wextra -o "$TMP/wsload" "$HERE/wsload.c" -lsodium ||
-	die "cannot build wsload.c"
+bench_build_client wsload "$HERE/wsload.c"
 WSLOAD=$TMP/wsload
 
 case " $TARGETS " in
@@ -141,55 +108,24 @@ esac
 
 # ------------------------------------------------------------------ stack
 
-GW_PORT=$(free_port)
-note "starting the stack in $RUN_DIR on 127.0.0.1:$GW_PORT (RLIMIT_NOFILE $NOFILE)"
-STACK_STARTED=1
-LOG_LEVEL=warn "$ROOT/scripts/stack.sh" up "$RUN_DIR" "$GW_PORT" "$BIN_DIR" \
-	>"$OUT/stack-up.log" 2>&1 || { cat "$OUT/stack-up.log" >&2; die "stack.sh up failed"; }
-GW_PID=$(cat "$RUN_DIR/pids/gatewayd.pid")
-CHATD_PID=$(cat "$RUN_DIR/pids/chatd.pid")
-PG_PID=$(head -n1 "$RUN_DIR/pg/postmaster.pid")
-# shellcheck disable=SC1091
-. "$RUN_DIR/env"		# PG_PORT, REDIS_PORT
-
-# gatewayd's connection cap (default 10000) must not bite at 20k sockets;
-# the per-route rate limit must be off (default 0). Both are reloadable.
-cat >>"$RUN_DIR/etc/gatewayd.conf" <<EOF
-# Added by bench/fanout/run.sh.
-[http]
-max_connections = 100000
-[ratelimit]
-default_per_minute = 0
-EOF
-"$BIN_DIR/gatewayd" -N -f "$RUN_DIR/etc/gatewayd.conf" >"$OUT/gatewayd-effective.conf"
-grep -q '^max_connections = 100000$' "$OUT/gatewayd-effective.conf" &&
-	grep -q '^default_per_minute = 0$' "$OUT/gatewayd-effective.conf" ||
-	die "gatewayd does not read max_connections = 100000 and default_per_minute = 0"
-kill -HUP "$GW_PID"
-sleep 0.5
+bench_stack_up -n "(RLIMIT_NOFILE $NOFILE)"
+# gatewayd's connection cap must not bite at 20k sockets.
+bench_gw_unlimited bench/fanout/run.sh
 
 pin "$GW_PID"
 if [ "$PIN_STACK" = 1 ]; then
-	for p in "$CHATD_PID" $(cat "$RUN_DIR/pids/authd.pid" "$RUN_DIR/pids/voiced.pid" \
-	    "$RUN_DIR/pids/redis.pid") "$PG_PID" $(children_of "$PG_PID"); do
+	for p in "$CHATD_PID" "$AUTHD_PID" $(cat "$RUN_DIR/pids/voiced.pid") "$REDIS_PID" \
+	    "$PG_PID" $(children_of "$PG_PID"); do
 		pin "$p"
 	done
 fi
 
 # ------------------------------------------------------------------ rooms and users
 
-KEY=$RUN_DIR/etc/token.key
 # Users are PREFIX + 12 hex digits of their index: 0 is the publisher
 # (owner of the rooms), 1..N the subscribers.
-PREFIX=$("$PY" -c 'import uuid; print(str(uuid.uuid4())[:24])')
+bench_ids
 OWNER_TOKEN=$("$WSLOAD" -k "$KEY" -u "$PREFIX" -T 0)
-GW=http://127.0.0.1:$GW_PORT
-TAG=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
-
-psql_q() {
-	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U enclavr -d enclavr \
-		-tA -c "$1"
-}
 
 new_room() {	# name members: prints the room id
 	local name=$1 n=$2 code id
@@ -201,7 +137,7 @@ new_room() {	# name members: prints the room id
 		die "room create: HTTP $code $(cat "$OUT/room-$name.json" 2>/dev/null)"
 	id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' \
 		"$OUT/room-$name.json") || die "room create: no id"
-	psql_q "INSERT INTO chat.members (room_id, user_id)
+	psql_q -c "INSERT INTO chat.members (room_id, user_id)
 		SELECT '$id', ('$PREFIX' || lpad(to_hex(i), 12, '0'))::uuid
 		FROM generate_series(1, $n) i ON CONFLICT DO NOTHING" >/dev/null ||
 		die "cannot insert the members of $name"
@@ -229,7 +165,7 @@ if [ "$DO_RSS" = 1 ]; then
 fi
 
 note "users: ${PREFIX}000000000000 (publisher) and $NEED subscribers"
-psql_q "INSERT INTO chat.presence (user_id, status)
+psql_q -c "INSERT INTO chat.presence (user_id, status)
 	SELECT ('$PREFIX' || lpad(to_hex(i), 12, '0'))::uuid, 'invisible'
 	FROM generate_series(0, $NEED) i
 	ON CONFLICT (user_id) DO UPDATE SET status = 'invisible'" >/dev/null ||
@@ -249,8 +185,7 @@ first_sc=${SCENARIOS%% *}
 [ "$(kv loss "$OUT/check.txt")" = 0 ] && [ "$(kv received "$OUT/check.txt")" -gt 0 ] ||
 	{ cat "$OUT/check.txt" >&2; die "pre-flight: the subscriber did not get every message"; }
 
-GW_LOG_LINES0=$(wc -l <"$RUN_DIR/log/gatewayd.log")
-CHATD_LOG_LINES0=$(wc -l <"$RUN_DIR/log/chatd.log")
+bench_log_mark start gatewayd chatd
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------ rss
@@ -294,7 +229,7 @@ for sc in $SCENARIOS; do
 			PG_PIDS=$(commas "$PG_PID" $(children_of "$PG_PID"))
 			note "$name: $subs subscribers, $rate msg/s, ${WARMUP}s + ${DURATION}s"
 			"${WSL[@]}" -p "$GW_PORT" "${args[@]}" -c "gatewayd=$GW_PID" -c "chatd=$CHATD_PID" \
-				-c "pg=$PG_PIDS" -c "redis=$(cat "$RUN_DIR/pids/redis.pid")" \
+				-c "pg=$PG_PIDS" -c "redis=$REDIS_PID" \
 				>"$OUT/$name.txt" 2>"$OUT/$name.err" &
 			;;
 		node)
@@ -332,8 +267,7 @@ for sc in $SCENARIOS; do
 	done
 done
 
-GW_LOG_LINES1=$(wc -l <"$RUN_DIR/log/gatewayd.log")
-CHATD_LOG_LINES1=$(wc -l <"$RUN_DIR/log/chatd.log")
+bench_log_mark end gatewayd chatd
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------ report
@@ -421,12 +355,7 @@ for name in "${RUNS[@]}"; do
 	if [ "$(kv first_error "$f")" != none ]; then extra="$extra first_error=$(kv first_error "$f")"; fi
 	if [ -n "$extra" ]; then echo "$name:$extra"; fi
 done
-if [ "$GW_LOG_LINES1" -gt "$GW_LOG_LINES0" ] || [ "$CHATD_LOG_LINES1" -gt "$CHATD_LOG_LINES0" ]; then
-	echo
-	echo "lines logged at warn or above during the runs (the last ones):"
-	sed -n "$((GW_LOG_LINES0 + 1)),\$p" "$RUN_DIR/log/gatewayd.log" | tail -n 5 | sed 's/^/  gatewayd: /'
-	sed -n "$((CHATD_LOG_LINES0 + 1)),\$p" "$RUN_DIR/log/chatd.log" | tail -n 5 | sed 's/^/  chatd: /'
-fi
+bench_log_report "during the runs" gatewayd chatd
 for name in "${RUNS[@]}"; do
 	if [ -s "$OUT/$name.perf.txt" ]; then
 		echo
