@@ -124,8 +124,12 @@ test-unit: $(UNIT_TESTS)
 test-integration: all
 	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# The voice test sends media (WebRTC through the stack's coturn): it runs,
+# stack and browser, in a network namespace whose only interface is lo.
 test-browser: all
 	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" node --test tests/browser/home.test.mjs
+	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" unshare -n sh -c \
+		'ip link set lo up && exec node --test tests/browser/voice.test.mjs'
 
 bench: all
 	bench/http/run.sh "$(CURDIR)/$(BUILD)/bin"

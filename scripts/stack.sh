@@ -316,7 +316,7 @@ up() {
 	trap '[ $? = 0 ] || down "'"$run"'" >/dev/null 2>&1 || true' EXIT
 	PG_PORT=$(free_port)
 	REDIS_PORT=$(free_port)
-	read -r TURN_PORT TURN_MIN_PORT TURN_MAX_PORT < <(turn_ports 202) ||
+	read -r TURN_PORT TURN_MIN_PORT TURN_MAX_PORT < <(turn_ports 1002) ||
 		die "no free ports for coturn"
 	cat >"$run/env" <<-EOF
 	HTTP_PORT=$HTTP_PORT
