@@ -12,7 +12,8 @@ RUN_DIR ?= $(CURDIR)/run
 HTTP_PORT ?= 8080
 PYTHON := /usr/bin/python3
 
-PKGS := libevent libpq hiredis libcjson libsodium inih zlib libcrypto libcurl
+PKGS := libevent libpq hiredis libcjson libsodium inih zlib libcrypto libcurl \
+	libevent_openssl libssl
 CFLAGS_COMMON = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
 	-Ilibcommon -Igatewayd $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lhttp_parser -lpthread

@@ -25,6 +25,10 @@ gw_dispatch_prepare(struct gw_request *r)
 	const struct gw_route *route;
 
 	r->body_limit = 0;
+	if (r->conn->redirect) {	/* answered without reading it */
+		r->body_limit = GW_UNROUTED_BODY_MAX;
+		return;
+	}
 	if (strcmp(r->method, "OPTIONS") == 0)
 		return;
 	/* The route is looked up again at dispatch: the table may change
@@ -83,6 +87,10 @@ gw_dispatch(struct gw_request *r)
 	struct gw *gw = r->conn->gw;
 
 	gw_client_resolve(r);
+	if (r->conn->redirect) {
+		gw_tls_redirect(r);
+		return;
+	}
 	if (strcmp(r->method, "OPTIONS") == 0) {
 		gw_respond_preflight(r);
 		return;

@@ -20,6 +20,14 @@
 	  512, NULL, false, offsetof(struct gw_conf, up_events[i]),             \
 	  d "'s PUB socket" }
 
+/* Forward-secret AEAD suites only (Mozilla's "intermediate" list). */
+#define GW_TLS_CIPHERS                                                   \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"     \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"     \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+static const char *const gw_tls_versions[] = { "1.2", "1.3", NULL };
+
 static const struct cfg_opt gw_opts[] = {
 	{ "log", "level", CFG_ENUM, "info", 0, 0, svc_log_levels, true,
 	  offsetof(struct gw_conf, log_level), "error, warn, info or debug" },
@@ -46,6 +54,17 @@ static const struct cfg_opt gw_opts[] = {
 	{ "http", "trusted_proxies", CFG_STR, "", 0, 4096, NULL, true,
 	  offsetof(struct gw_conf, trusted_proxies),
 	  "reverse proxies whose X-Forwarded-For is believed (addresses, CIDRs)" },
+	{ "http", "tls_cert_file", CFG_STR, "", 0, 1024, NULL, false,
+	  offsetof(struct gw_conf, tls_cert_file),
+	  "PEM certificate chain; empty = plain HTTP" },
+	{ "http", "tls_key_file", CFG_STR, "", 0, 1024, NULL, false,
+	  offsetof(struct gw_conf, tls_key_file), "PEM private key of the certificate" },
+	{ "http", "tls_min_version", CFG_ENUM, "1.2", 0, 0, gw_tls_versions, true,
+	  offsetof(struct gw_conf, tls_min_version), "1.2 or 1.3" },
+	{ "http", "tls_ciphers", CFG_STR, GW_TLS_CIPHERS, 1, 512, NULL, true,
+	  offsetof(struct gw_conf, tls_ciphers), "TLS 1.2 cipher list (OpenSSL syntax)" },
+	{ "http", "redirect_port", CFG_INT, "0", 0, 65535, NULL, false,
+	  offsetof(struct gw_conf, redirect_port), "plain port redirecting to HTTPS; 0 = off" },
 	{ "auth", "public_key_file", CFG_STR, "", 0, 1024, NULL, false,
 	  offsetof(struct gw_conf, public_key_file), "authd's Ed25519 public key" },
 	UP_OPTS("authd", 0),
@@ -117,6 +136,7 @@ gw_reload(void *arg)
 	daemon_reload_config(gw_opts, gw->conf, sizeof(*gw->conf), gw->conf_path);
 	if (gw_client_load(gw->conf->trusted_proxies, why, sizeof(why)) < 0)
 		log_warnx("%s; keeping the previous list", why);
+	gw_tls_reload(gw);
 	if (!gw->debug)
 		log_set_level(gw_log_levels[gw->conf->log_level]);
 }
@@ -134,6 +154,7 @@ gw_run(struct gw *gw)
 {
 	struct daemon_signals *sig;
 	struct event *watchdog;
+	char why[256];
 
 	gw->base = daemon_base_new();
 	gw->started_ms = time_mono_ms();
@@ -146,6 +167,8 @@ gw_run(struct gw *gw)
 	}
 	gw_ratelimit_start(gw);
 	gw_upstreams_start(gw);
+	if (gw_tls_init(gw, why, sizeof(why)) < 0)
+		fatalx("%s", why);
 	if (gw_http_listen(gw) < 0)
 		fatalx("cannot serve HTTP");
 	sig = daemon_signals_new(gw->base, &gw_hooks, gw);
@@ -163,6 +186,7 @@ gw_run(struct gw *gw)
 		event_free(watchdog);
 	daemon_signals_free(sig);
 	gw_router_free(&gw->router);
+	gw_tls_free(gw);
 	gw_static_free();
 	gw_revoked_free();
 	gw_presence_free();

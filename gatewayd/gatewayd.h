@@ -37,6 +37,11 @@ struct gw_conf {
 	long long drain_timeout_ms;
 	char *cors_origins;
 	char *trusted_proxies;
+	char *tls_cert_file;		/* empty: plain HTTP */
+	char *tls_key_file;
+	int tls_min_version;		/* 0: TLS 1.2, 1: TLS 1.3 */
+	char *tls_ciphers;		/* TLS 1.2's; 1.3 keeps OpenSSL's */
+	long long redirect_port;	/* 0: no HTTP -> HTTPS redirect */
 	char *public_key_file;
 	char *up_url[3];		/* REP URLs of authd, chatd, voiced */
 	char *up_events[3];		/* their PUB URLs */
@@ -129,6 +134,8 @@ struct gw_conn {
 	bool closing;			/* no more requests on it */
 	bool freeing;			/* release scheduled */
 	bool lingering;			/* half-closed, discarding input */
+	bool redirect;			/* on the redirect port: every
+					 * request answers 301/308 */
 	bool peer_eof;			/* the client will send nothing more */
 	struct gw_ws *ws;		/* set once it is a WebSocket */
 	struct gw_conn *prev, *next;
@@ -140,6 +147,10 @@ struct gw {
 	bool debug;
 	struct event_base *base;
 	struct evconnlistener *listener;
+	struct evconnlistener *redirect_listener;	/* [http] redirect_port */
+	struct ssl_ctx_st *tls_ctx;	/* NULL: plain HTTP; tls.c replaces it
+					 * on SIGHUP (open connections keep
+					 * theirs: an SSL holds a reference) */
 	struct gw_router router;
 	struct gw_upstream up[GW_NUPSTREAMS];
 	struct redis_conn *redis;
@@ -175,6 +186,19 @@ void gw_request_done(struct gw_request *r);
 /* Registers an IPC call to cancel if the request dies first. */
 void gw_request_track_call(struct gw_request *r, struct ipc_call *call);
 void gw_request_untrack_call(struct gw_request *r, struct ipc_call *call);
+
+/* tls.c */
+/* Builds the SSL_CTX when [http] tls_cert_file is set; -1 with why. */
+int gw_tls_init(struct gw *gw, char *why, size_t whylen);
+/* SIGHUP: a new SSL_CTX from the files, or the old one kept (logged). */
+void gw_tls_reload(struct gw *gw);
+void gw_tls_free(struct gw *gw);
+/* A server-side TLS bufferevent on fd (closed with it), or NULL. */
+struct bufferevent *gw_tls_bufferevent(struct gw *gw, evutil_socket_t fd);
+/* Sends close_notify on a TLS connection whose output is all sent. */
+void gw_tls_shutdown(struct gw_conn *c);
+/* Answers r, on the redirect port, with its https:// address. */
+void gw_tls_redirect(struct gw_request *r);
 
 /* dispatch.c */
 /* At headers-complete: matches the route and sets the body limit, or

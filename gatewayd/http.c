@@ -538,6 +538,7 @@ static void
 gw_conn_linger(struct gw_conn *c)
 {
 	c->lingering = true;
+	gw_tls_shutdown(c);
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
@@ -660,7 +661,7 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct timeval wt = { gw->conf->write_timeout_ms / 1000,
 		(gw->conf->write_timeout_ms % 1000) * 1000 };
 	int one = 1;
-	(void)l, (void)salen;
+	(void)salen;
 
 	if (gw->nconns >= gw->conf->max_connections || gw->draining ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
@@ -672,8 +673,12 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		log_warn("http: TCP_NODELAY");
 	c->gw = gw;
+	c->redirect = l != gw->listener;
 	gw_peer_name(sa, c->peer, sizeof(c->peer));
-	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (gw->tls_ctx != NULL && !c->redirect)
+		c->bev = gw_tls_bufferevent(gw, fd);
+	else
+		c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(gw->base, gw_conn_timer_cb, c);
 	if (c->bev == NULL || c->timer == NULL) {
 		if (c->bev)
@@ -699,29 +704,44 @@ gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	gw_conn_arm_timer(c, gw->conf->idle_timeout_ms);
 }
 
-int
-gw_http_listen(struct gw *gw)
+/* A listener on [http] listen and port; its connections go to gw_accept_cb. */
+static struct evconnlistener *
+gw_http_bind(struct gw *gw, long long port, const char *scheme, const char *what)
 {
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
 	char addr[300];
+	struct evconnlistener *l;
 
-	snprintf(addr, sizeof(addr), "%s:%lld", gw->conf->http_listen, gw->conf->http_port);
+	snprintf(addr, sizeof(addr), "%s:%lld", gw->conf->http_listen, port);
 	if (strchr(gw->conf->http_listen, ':') != NULL)
-		snprintf(addr, sizeof(addr), "[%s]:%lld", gw->conf->http_listen,
-		    gw->conf->http_port);
+		snprintf(addr, sizeof(addr), "[%s]:%lld", gw->conf->http_listen, port);
 	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) < 0) {
 		log_warnx("http: cannot parse listen address %s", addr);
-		return -1;
+		return NULL;
 	}
-	gw->listener = evconnlistener_new_bind(gw->base, gw_accept_cb, gw,
+	l = evconnlistener_new_bind(gw->base, gw_accept_cb, gw,
 	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
 	    (struct sockaddr *)&ss, sslen);
-	if (gw->listener == NULL) {
+	if (l == NULL) {
 		log_warn("http: cannot listen on %s", addr);
-		return -1;
+		return NULL;
 	}
-	log_info("http: listening on http://%s/", addr);
+	log_info("http: listening on %s://%s/%s", scheme, addr, what);
+	return l;
+}
+
+int
+gw_http_listen(struct gw *gw)
+{
+	gw->listener = gw_http_bind(gw, gw->conf->http_port,
+	    gw->tls_ctx != NULL ? "https" : "http", "");
+	if (gw->listener == NULL)
+		return -1;
+	if (gw->conf->redirect_port != 0 && (gw->redirect_listener =
+	    gw_http_bind(gw, gw->conf->redirect_port, "http",
+	    " (redirects to https)")) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -731,6 +751,10 @@ gw_http_stop_accepting(struct gw *gw)
 	if (gw->listener != NULL) {
 		evconnlistener_free(gw->listener);
 		gw->listener = NULL;
+	}
+	if (gw->redirect_listener != NULL) {
+		evconnlistener_free(gw->redirect_listener);
+		gw->redirect_listener = NULL;
 	}
 }
 

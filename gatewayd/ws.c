@@ -32,15 +32,37 @@ gw_ws_frame_sent(const void *data, size_t len, void *arg)
 
 static void gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason);
 
+/* With TLS, frames must be encrypted by the connection's OpenSSL
+ * bufferevent: up to this many bytes at a time move from ws->out to its
+ * output, so that ws->out still measures how far behind the client is. */
+#define GW_WS_TLS_INFLIGHT (64 * 1024)
+
+static void
+gw_ws_flush_tls(struct gw_ws *ws)
+{
+	struct evbuffer *bout = bufferevent_get_output(ws->conn->bev);
+	size_t queued = evbuffer_get_length(bout);
+
+	if (queued < GW_WS_TLS_INFLIGHT &&
+	    evbuffer_remove_buffer(ws->out, bout, GW_WS_TLS_INFLIGHT - queued) < 0)
+		gw_conn_close(ws->conn);
+}
+
 /* Writes what is queued, straight to the socket. The socket's output is
  * the WebSocket's own queue (ws->out), not the bufferevent's: only what the
  * kernel does not take waits for a one-shot write event (gw_ws_writable_cb).
- * A socket that keeps up costs one writev a frame and no epoll_ctl. */
+ * A socket that keeps up costs one writev a frame and no epoll_ctl.
+ * With TLS (no ws->wev), through the bufferevent instead. */
 static void
 gw_ws_flush(struct gw_ws *ws)
 {
-	if (ws->handshaking || evbuffer_get_length(ws->out) == 0 ||
-	    event_pending(ws->wev, EV_WRITE, NULL))
+	if (ws->handshaking || evbuffer_get_length(ws->out) == 0)
+		return;
+	if (ws->wev == NULL) {
+		gw_ws_flush_tls(ws);
+		return;
+	}
+	if (event_pending(ws->wev, EV_WRITE, NULL))
 		return;
 	if (evbuffer_write(ws->out, bufferevent_getfd(ws->conn->bev)) < 0 &&
 	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -382,11 +404,8 @@ gw_ws_read_cb(struct bufferevent *bev, void *arg)
 /* The socket takes more: write; once the queue is empty, end a socket
  * that is done, or let paused catch-ups go on. */
 static void
-gw_ws_writable_cb(evutil_socket_t fd, short what, void *arg)
+gw_ws_written(struct gw_ws *ws)
 {
-	struct gw_ws *ws = arg;
-	(void)fd, (void)what;
-
 	gw_ws_flush(ws);
 	if (ws->conn->closing || evbuffer_get_length(ws->out) > 0)
 		return;
@@ -396,6 +415,21 @@ gw_ws_writable_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (ws->subs != NULL)
 		gw_hub_writable(ws);
+}
+
+static void
+gw_ws_writable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	gw_ws_written(arg);
+}
+
+/* TLS: the bufferevent's output is all sent. */
+static void
+gw_ws_tls_written_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	gw_ws_written(arg);
 }
 
 static void
@@ -501,9 +535,9 @@ gw_ws_accept(struct gw_request *r, const char *room, const char *conv, const cha
 	struct gw_ws *ws = NULL;
 
 	if (gw->draining || (ws = calloc(1, sizeof(*ws))) == NULL ||
-	    (ws->out = evbuffer_new()) == NULL ||
+	    (ws->out = evbuffer_new()) == NULL || (gw->tls_ctx == NULL &&
 	    (ws->wev = event_new(gw->base, bufferevent_getfd(r->conn->bev), EV_WRITE,
-	    gw_ws_writable_cb, ws)) == NULL) {
+	    gw_ws_writable_cb, ws)) == NULL)) {
 		if (ws != NULL)
 			gw_ws_free_ctx(ws);
 		gw_respond_error(r, 503, "busy", "Cannot open a WebSocket now");
@@ -534,14 +568,19 @@ gw_ws_upgrade(struct gw_request *r)
 		gw_ws_accept(r, NULL, NULL, NULL);
 }
 
-/* The 101 is out: the bufferevent only reads from here on. */
+/* The 101 is out: the bufferevent only reads from here on (with TLS, it
+ * also writes what gw_ws_flush_tls hands it). */
 static void
 gw_ws_handshake_sent_cb(struct bufferevent *bev, void *arg)
 {
 	struct gw_ws *ws = arg;
 
-	bufferevent_disable(bev, EV_WRITE);
-	bufferevent_setcb(bev, gw_ws_read_cb, NULL, gw_ws_event_cb, ws);
+	if (ws->wev == NULL) {
+		bufferevent_setcb(bev, gw_ws_read_cb, gw_ws_tls_written_cb, gw_ws_event_cb, ws);
+	} else {
+		bufferevent_disable(bev, EV_WRITE);
+		bufferevent_setcb(bev, gw_ws_read_cb, NULL, gw_ws_event_cb, ws);
+	}
 	ws->handshaking = false;
 	gw_ws_flush(ws);
 	if (ws->ending && evbuffer_get_length(ws->out) == 0)
