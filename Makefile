@@ -31,7 +31,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 DAEMONS := authd chatd voiced gatewayd
 LIBCOMMON_SRC := $(wildcard libcommon/*.c)
 GATEWAYD_SRC := $(wildcard gatewayd/*.c)
-BINS := $(addprefix $(BUILD)/bin/,$(DAEMONS))
+BINS := $(addprefix $(BUILD)/bin/,$(DAEMONS) enclavrctl)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -59,7 +59,8 @@ $(BUILD)/bin/$(1): $(call obj,$(wildcard $(1)/*.c)) $(BUILD)/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS)
 endef
-$(foreach d,authd chatd voiced,$(eval $(call backend_rule,$(d))))
+# enclavrctl (the control tool) links the same way.
+$(foreach d,authd chatd voiced enclavrctl,$(eval $(call backend_rule,$(d))))
 
 # Unit tests include the file under test; they link libcommon for the rest.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
@@ -153,7 +154,7 @@ install: all
 	install -D -m 644 systemd/enclavr-sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/enclavr.conf
 	install -D -m 644 systemd/enclavr-tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/enclavr.conf
 	install -m 644 $(addsuffix .8,$(join $(addsuffix /,$(DAEMONS)),$(DAEMONS))) \
-		$(DESTDIR)$(MANDIR)/man8/
+		enclavrctl/enclavrctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 $(addsuffix .conf.5,$(join $(addsuffix /,$(DAEMONS)),$(DAEMONS))) \
 		$(DESTDIR)$(MANDIR)/man5/
 	cp -R web/. $(DESTDIR)$(DATADIR)/web/

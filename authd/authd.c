@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "pg.h"
+#include "secret.h"
 #include "uuid.h"
 
 struct authd authd;
@@ -57,6 +58,8 @@ static const struct cfg_opt authd_opts[] = {
 	    admin_password_file, "file holding its initial password"),
 	AUTHD_OPT("mail", "smtp_url", CFG_STR, "", 0, 1024, true,
 	    mail_smtp_url, "smtp://host:port or smtps://; empty = mail off"),
+	AUTHD_OPT("mail", "password_file", CFG_STR, "", 0, 1024, false,
+	    mail_password_file, "file holding the SMTP password (first line)"),
 	AUTHD_OPT("mail", "from", CFG_STR, "Enclavr <noreply@enclavr.local>", 3, 512, true,
 	    mail_from, "From header; its address is the envelope sender"),
 	AUTHD_OPT("mail", "link_base", CFG_STR, "http://localhost:8080", 1, 512, true,
@@ -65,24 +68,6 @@ static const struct cfg_opt authd_opts[] = {
 	    mail_timeout_ms, "limit on one SMTP transaction"),
 	CFG_END
 };
-
-/* Reads the first line of path into out (for secrets kept in files). */
-static int
-authd_read_secret(const char *path, char *out, size_t outlen)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL || fgets(out, (int)outlen, f) == NULL) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	return n > 0 ? 0 : -1;
-}
 
 /* Creates the configured administrator unless a user of that name or
  * email exists; ON CONFLICT makes concurrent starts safe. Start-up only. */
@@ -98,10 +83,8 @@ authd_admin_bootstrap(void)
 
 	if (*c->admin_username == '\0' || *c->admin_password_file == '\0')
 		return 0;
-	if (authd_read_secret(c->admin_password_file, pw, sizeof(pw)) < 0) {
-		log_warnx("cannot read [admin] password_file %s", c->admin_password_file);
+	if (secret_file_read(c->admin_password_file, pw, sizeof(pw), "[admin] password_file") < 0)
 		return -1;
-	}
 	rv = crypto_pwhash_str(hash, pw, strlen(pw), (unsigned long long)c->argon2_opslimit,
 	    (size_t)c->argon2_memlimit_kib * 1024);
 	sodium_memzero(pw, sizeof(pw));
@@ -168,6 +151,7 @@ static const struct svc_def authd_def = {
 	.conf_size = sizeof(struct authd_conf),
 	.routes = authd_routes,
 	.stmts = authd_stmts,
+	.control_cmds = auth_control_cmds,
 	.init = authd_init,
 	.fini = authd_fini,
 };

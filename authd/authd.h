@@ -33,6 +33,7 @@ struct authd_conf {
 	long long lockout_s;
 	long long password_max_age_days;
 	char *mail_smtp_url;		/* "" = mail off */
+	char *mail_password_file;	/* "" = the URL's, if any */
 	char *mail_from;
 	char *mail_link_base;
 	long long mail_timeout_ms;
@@ -127,6 +128,9 @@ int auth_mail_send(const char *to, const char *subject, const char *body,
 char *auth_mail_link(const char *path, const char *token);
 int auth_mail_init(void);
 void auth_mail_fini(void);
+
+/* sessions.c: enclavrctl's revoke-user. */
+extern const struct control_cmd auth_control_cmds[];
 
 /* Route tables and statements of each concern. */
 extern const struct svc_routes auth_accounts_routes, auth_sessions_routes,

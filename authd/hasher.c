@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define HASHER_FD 3
 #define HASHER_STR crypto_pwhash_STRBYTES
@@ -66,9 +67,19 @@ struct hasher_rep {
 struct hasher_job {
 	bool used;
 	uint32_t gen;
+	uint32_t op;
+	double started;			/* metrics_now() at submission */
 	hasher_fn cb;
 	void *arg;
 };
+
+/* The hasher's metric families (docs/operations.md, "Metrics"); updated
+ * by the parent, on the loop's thread. */
+static struct {
+	struct metric *running, *queued, *capacity, *rejected, *duration, *failed;
+} hasher_m;
+
+static const char *const hasher_op_label[] = { "op", NULL };
 
 struct hasher {
 	struct event_base *base;
@@ -181,6 +192,44 @@ auth_hasher_main(const char *threads, const char *cpus)
 
 static void hasher_spawn(struct hasher *h);
 
+static const char *
+hasher_op_name(uint32_t op)
+{
+	return op == HASHER_HASH ? "hash" : "verify";
+}
+
+/* Jobs sent to the child: up to `threads` run, the rest wait there. */
+static void
+hasher_metrics_update(const struct hasher *h)
+{
+	int used = h->nslots - h->nfree;
+	int running = used < h->threads ? used : h->threads;
+
+	metrics_set(hasher_m.running, NULL, running);
+	metrics_set(hasher_m.queued, NULL, used - running);
+}
+
+static void
+hasher_metrics_register(const struct hasher *h)
+{
+	hasher_m.running = metrics_gauge("enclavr_argon2_jobs_running",
+	    "Password hashes or checks being computed.", NULL);
+	hasher_m.queued = metrics_gauge("enclavr_argon2_jobs_queued",
+	    "Password hashes or checks waiting for a hashing thread.", NULL);
+	hasher_m.capacity = metrics_gauge("enclavr_argon2_jobs_capacity",
+	    "Jobs accepted at once (threads + queue); past it, 503.", NULL);
+	hasher_m.rejected = metrics_counter("enclavr_argon2_jobs_rejected_total",
+	    "Jobs refused (queue full or no hashing process): answered 503.",
+	    hasher_op_label);
+	hasher_m.failed = metrics_counter("enclavr_argon2_jobs_failed_total",
+	    "Jobs lost with their hashing process.", hasher_op_label);
+	hasher_m.duration = metrics_histogram("enclavr_argon2_duration_seconds",
+	    "Time from submission to result, queue included, by op.",
+	    hasher_op_label, metrics_latency_buckets, metrics_latency_nbuckets);
+	metrics_set(hasher_m.capacity, NULL, h->nslots);
+	hasher_metrics_update(h);
+}
+
 static void
 hasher_finish(struct hasher *h, uint64_t id, bool ok, const char *hash)
 {
@@ -192,6 +241,15 @@ hasher_finish(struct hasher *h, uint64_t id, bool ok, const char *hash)
 	j = &h->jobs[slot];
 	j->used = false;
 	h->free_slots[h->nfree++] = (int)slot;
+	{
+		const char *ol[] = { hasher_op_name(j->op) };
+
+		if (hash == NULL && !ok)
+			metrics_inc(hasher_m.failed, ol);
+		else
+			metrics_observe(hasher_m.duration, ol, metrics_now() - j->started);
+	}
+	hasher_metrics_update(h);
 	j->cb(ok, ok ? hash : NULL, j->arg);
 }
 
@@ -347,6 +405,7 @@ hasher_start(struct event_base *base, int threads, int queue, bool apart)
 		h->free_slots[h->nfree++] = i;
 	if (apart)
 		hasher_split_cpus(h);
+	hasher_metrics_register(h);
 	hasher_spawn(h);
 	return h;
 }
@@ -354,18 +413,25 @@ hasher_start(struct event_base *base, int threads, int queue, bool apart)
 static int
 hasher_submit(struct hasher *h, struct hasher_req *q, hasher_fn cb, void *arg)
 {
+	const char *ol[] = { hasher_op_name(q->op) };
 	struct hasher_job *j;
 	int slot;
 
-	if (h->fd < 0 || h->nfree == 0)
+	if (h->fd < 0 || h->nfree == 0) {
+		metrics_inc(hasher_m.rejected, ol);
 		return -1;
+	}
 	slot = h->free_slots[h->nfree - 1];
 	j = &h->jobs[slot];
 	q->id = (uint64_t)(j->gen + 1) << 32 | (uint32_t)slot;
-	if (send(h->fd, q, sizeof(*q), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(*q))
+	if (send(h->fd, q, sizeof(*q), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(*q)) {
+		metrics_inc(hasher_m.rejected, ol);
 		return -1;	/* the socket's queue is full too */
+	}
 	h->nfree--;
 	j->gen++, j->used = true, j->cb = cb, j->arg = arg;
+	j->op = q->op, j->started = metrics_now();
+	hasher_metrics_update(h);
 	return 0;
 }
 

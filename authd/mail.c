@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "secret.h"
 #include "workpool.h"
 
 #define AUTH_MAIL_THREADS 1
@@ -48,6 +49,9 @@ struct auth_mail {
 };
 
 static struct workpool *auth_mailers;
+/* [mail] password_file's password, read at start; the workers only read
+ * it, and it is wiped once they have stopped. */
+static char auth_mail_password[513];
 static struct auth_mail *auth_mail_pending;
 static atomic_bool auth_mail_stopping;
 
@@ -109,6 +113,8 @@ auth_mail_work(void *arg)
 		return;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, m->url);
+	if (auth_mail_password[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_PASSWORD, auth_mail_password);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 #else
@@ -293,6 +299,12 @@ auth_mail_init(void)
 		return -1;
 	}
 	free(addr);
+	if (*authd.conf->mail_password_file != '\0' &&
+	    secret_file_read(authd.conf->mail_password_file, auth_mail_password,
+	    sizeof(auth_mail_password), "[mail] password_file") < 0) {
+		curl_global_cleanup();
+		return -1;
+	}
 	if (*authd.conf->mail_smtp_url == '\0')
 		log_warnx("mail is off ([mail] smtp_url is empty): reset and "
 		    "verification links are not sent");
@@ -315,5 +327,6 @@ auth_mail_fini(void)
 		log_warnx("mail not sent: %s: shutting down", auth_mail_pending->what);
 		auth_mail_free(auth_mail_pending);
 	}
+	sodium_memzero(auth_mail_password, sizeof(auth_mail_password));
 	curl_global_cleanup();
 }

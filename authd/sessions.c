@@ -133,6 +133,52 @@ auth_sessions_revoke_all(struct svc_request *r)
 }
 
 static void
+auth_control_user_revoked(PGresult *res, void *arg)
+{
+	struct control_req *req = arg;
+	cJSON *o;
+	int n;
+
+	if (res == NULL) {
+		control_reply_error(req, "database_unavailable", "The database did not answer");
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warnx("control: revoke-user: %s", PQresultErrorMessage(res));
+		control_reply_error(req, "internal", "The revocation failed");
+		return;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+		auth_publish_revoked(PQgetvalue(res, i, 0));
+	if ((o = cJSON_CreateObject()) != NULL)
+		cJSON_AddNumberToObject(o, "revoked", n);
+	control_reply(req, o);
+}
+
+/* enclavrctl authd revoke-user <user id>: what the user's own revoke-all
+ * does (the same statement, the same session.* events), for an operator. */
+static void
+auth_control_revoke_user(struct control_req *req, const char *args, void *arg)
+{
+	const char *params[1] = { args };
+	(void)arg;
+
+	if (!uuid_valid(args)) {
+		control_reply_error(req, "invalid_argument", "usage: revoke-user <user uuid>");
+		return;
+	}
+	if (pg_exec(svc_pg(authd.svc), "sessions_revoke_all", params,
+	    auth_control_user_revoked, req) < 0)
+		control_reply_error(req, "busy", "Too many queued queries");
+}
+
+const struct control_cmd auth_control_cmds[] = {
+	{ "revoke-user", "revoke-user <user uuid>", auth_control_revoke_user },
+	{ NULL, NULL, NULL },
+};
+
+static void
 auth_rotate_user(PGresult *res, void *arg)
 {
 	struct svc_request *r = arg;

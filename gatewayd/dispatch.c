@@ -95,6 +95,11 @@ gw_dispatch(struct gw_request *r)
 		gw_respond_preflight(r);
 		return;
 	}
+	/* The route's pattern labels its metrics: never the raw path. */
+	if (strcmp(r->path, "/api/ws") == 0 || strcmp(r->path, "/api/voice/ws") == 0 ||
+	    strcmp(r->path, "/api/dm/ws") == 0 || strcmp(r->path, "/health") == 0 ||
+	    strcmp(r->path, "/status") == 0 || strcmp(r->path, "/info") == 0)
+		snprintf(r->route_label, sizeof(r->route_label), "%s", r->path);
 	if (strcmp(r->path, "/api/ws") == 0) {
 		gw_ws_upgrade(r);
 		return;
@@ -112,6 +117,7 @@ gw_dispatch(struct gw_request *r)
 	switch (gw_router_match(&gw->router, r->method, r->path, &r->route,
 	    r->allow, sizeof(r->allow))) {
 	case GW_MATCH_FOUND:
+		snprintf(r->route_label, sizeof(r->route_label), "%s", r->route->path);
 		gw_dispatch_route(r);
 		return;
 	case GW_MATCH_METHOD:
@@ -122,8 +128,10 @@ gw_dispatch(struct gw_request *r)
 	}
 	if (gw_is_api_path(r->path))
 		gw_respond_unrouted(r);
-	else if (strcmp(r->method, "GET") == 0 || r->head)
+	else if (strcmp(r->method, "GET") == 0 || r->head) {
+		snprintf(r->route_label, sizeof(r->route_label), "static");
 		gw_static_serve(r);
+	}
 	else
 		gw_respond_405(r, "GET, HEAD, OPTIONS");
 }

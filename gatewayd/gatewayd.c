@@ -96,6 +96,11 @@ static const struct cfg_opt gw_opts[] = {
 	  offsetof(struct gw_conf, ws_rate_per_s), "client messages per second" },
 	{ "ws", "burst", CFG_INT, "60", 1, 1000000, NULL, true,
 	  offsetof(struct gw_conf, ws_burst), "client messages at once" },
+	{ "control", "socket", CFG_STR, "/run/enclavr/gatewayd.ctl", 0, 107, NULL, false,
+	  offsetof(struct gw_conf, control_socket), "enclavrctl's socket; empty = off" },
+	{ "metrics", "listen", CFG_STR, "", 0, 64, NULL, false,
+	  offsetof(struct gw_conf, metrics_listen),
+	  "loopback address:port of GET /metrics; empty = off" },
 	CFG_END
 };
 
@@ -126,19 +131,27 @@ gw_drain_timeout_ms(void *arg)
 	return ((struct gw *)arg)->conf->drain_timeout_ms;
 }
 
-static void
-gw_reload(void *arg)
+int
+gw_reload_why(struct gw *gw, char *why, size_t len)
 {
-	struct gw *gw = arg;
+	char list_why[160];
+	int n = daemon_reload_config_why(gw_opts, gw->conf, sizeof(*gw->conf), gw->conf_path,
+	    why, len);
 
-	char why[160];
-
-	daemon_reload_config(gw_opts, gw->conf, sizeof(*gw->conf), gw->conf_path);
-	if (gw_client_load(gw->conf->trusted_proxies, why, sizeof(why)) < 0)
-		log_warnx("%s; keeping the previous list", why);
+	if (gw_client_load(gw->conf->trusted_proxies, list_why, sizeof(list_why)) < 0)
+		log_warnx("%s; keeping the previous list", list_why);
 	gw_tls_reload(gw);
 	if (!gw->debug)
 		log_set_level(gw_log_levels[gw->conf->log_level]);
+	return n;
+}
+
+static void
+gw_reload(void *arg)
+{
+	char why[256];
+
+	gw_reload_why(arg, why, sizeof(why));
 }
 
 static const struct daemon_hooks gw_hooks = {
@@ -172,6 +185,8 @@ gw_run(struct gw *gw)
 	if (gw_http_listen(gw) < 0)
 		fatalx("cannot serve HTTP");
 	sig = daemon_signals_new(gw->base, &gw_hooks, gw);
+	gw_control_open(gw);
+	gw_metrics_open(gw);
 	watchdog = notify_watchdog_start(gw->base);
 	notify_send("READY=1");
 	event_base_dispatch(gw->base);
@@ -181,6 +196,8 @@ gw_run(struct gw *gw)
 	gw_internal_free_all();
 	gw_upstreams_stop(gw);
 	redis_close(gw->redis);		/* runs the rate checks' callbacks */
+	gw_control_close(gw);
+	gw_metrics_close(gw);
 	gw_ratelimit_stop();
 	if (watchdog)
 		event_free(watchdog);
@@ -190,6 +207,13 @@ gw_run(struct gw *gw)
 	gw_static_free();
 	gw_revoked_free();
 	gw_presence_free();
+}
+
+/* What -n and the start refuse beyond each option's own range. */
+static const char *
+gw_config_check(const void *conf)
+{
+	return gw_metrics_check(conf);
 }
 
 int
@@ -203,7 +227,7 @@ main(int argc, char **argv)
 	if (conf == NULL)
 		fatalx("out of memory");
 	daemon_parse_args(argc, argv, "/etc/enclavr/gatewayd.conf", &opts);
-	daemon_load_config("gatewayd", gw_opts, conf, &opts);
+	daemon_load_config_checked("gatewayd", gw_opts, conf, &opts, gw_config_check);
 	log_init("gatewayd", opts.debug ? LOG_LVL_DEBUG : gw_log_levels[conf->log_level]);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");

@@ -58,6 +58,8 @@ struct gw_conf {
 	long long ws_max_rooms;
 	long long ws_rate_per_s;
 	long long ws_burst;
+	char *control_socket;
+	char *metrics_listen;
 };
 
 enum { GW_AUTHD, GW_CHATD, GW_VOICED, GW_NUPSTREAMS };
@@ -118,6 +120,7 @@ struct gw_request {
 	void *work;			/* per-handler state */
 	void (*work_free)(void *work);	/* runs when the request is freed */
 	int status;			/* as answered, for the log */
+	char route_label[96];		/* its route's pattern (metrics.c) */
 };
 
 struct gw_conn {
@@ -164,7 +167,27 @@ struct gw {
 	bool draining;
 	struct event *tick;
 	char instance[UUID_STRLEN + 1];	/* stable across restarts (presence.c) */
+	struct control *control;	/* control.c: enclavrctl's socket */
 };
+
+/* gatewayd.c: SIGHUP's reload; how many options changed, or -1 with why
+ * the old config was kept. */
+int gw_reload_why(struct gw *gw, char *why, size_t len);
+
+/* metrics.c: Prometheus metrics ([metrics] listen). */
+/* NULL, or why [metrics] listen is refused (not a loopback address). */
+const char *gw_metrics_check(const struct gw_conf *conf);
+void gw_metrics_open(struct gw *gw);
+void gw_metrics_close(struct gw *gw);
+/* An answered request and how long it took. */
+void gw_metrics_request(const struct gw_request *r, long long elapsed_us);
+/* A frame queued to a socket. */
+void gw_metrics_fanout(void);
+
+/* control.c: enclavrctl's control socket ([control] socket). */
+struct control;
+void gw_control_open(struct gw *gw);
+void gw_control_close(struct gw *gw);
 
 /* http.c */
 int gw_http_listen(struct gw *gw);
@@ -241,6 +264,7 @@ struct gw_ws {
 	char session_id[UUID_STRLEN + 1];
 	struct gw_sub *subs;		/* hub.c's, one per room or conversation */
 	int nsubs;			/* of rooms */
+	long long opened_ms;
 	long long last_rx_ms, last_ping_ms;
 	long long close_ms;		/* when our close frame was queued */
 	double tokens;			/* frame rate limit: a token bucket */
@@ -293,6 +317,8 @@ void gw_ws_start(struct gw_conn *c);
 void gw_ws_free(struct gw_ws *ws);
 void gw_ws_revoke(struct gw *gw, const char *session_id);
 void gw_ws_going_away(struct gw *gw);
+/* Closes with 4003 the sockets of session or user id; how many. */
+int gw_ws_kick(struct gw *gw, const char *id);
 /* The reference's DM sockets open here (/status dm_clients). */
 int gw_ws_dm_clients(const struct gw *gw);
 const char *gw_status_text(int status);

@@ -110,9 +110,12 @@ gw_request_done(struct gw_request *r)
 {
 	struct gw_conn *c = r->conn;
 
+	long long elapsed = gw_now_us() - r->start_us;
+
 	log_req(r->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, r->request_id,
 	    "%s %s %s %d %lldus", r->client[0] ? r->client : c->peer, r->method ? r->method : "-",
-	    r->path ? r->path : "-", r->status, gw_now_us() - r->start_us);
+	    r->path ? r->path : "-", r->status, elapsed);
+	gw_metrics_request(r, elapsed);
 	if (!r->keep_alive || c->gw->draining)
 		c->close_after = true;
 	c->req = NULL;

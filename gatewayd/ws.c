@@ -93,6 +93,7 @@ gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f)
 		gw_ws_close(ws, 1013, "too far behind; resume");
 		return;
 	}
+	gw_metrics_fanout();
 	if (ws->compat_conv[0] != '\0')
 		gw_compat_dm_send(ws, f);
 	else
@@ -596,7 +597,7 @@ gw_ws_start(struct gw_conn *c)
 	struct gw *gw = c->gw;
 
 	evtimer_del(c->timer);
-	ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
+	ws->opened_ms = ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
 	ws->tokens = (double)gw->conf->ws_burst;
 	/* The 101 leaves through the bufferevent; then frames go through
 	 * ws->out and ws->wev, never ahead of it. */
@@ -649,6 +650,22 @@ gw_ws_revoke(struct gw *gw, const char *session_id)
 		if (strcmp(ws->session_id, session_id) == 0)
 			gw_ws_close(ws, 4001, "session revoked");
 	}
+}
+
+int
+gw_ws_kick(struct gw *gw, const char *id)
+{
+	int n = 0;
+
+	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
+		next = ws->next;
+		if (!ws->dead && (strcasecmp(ws->session_id, id) == 0 ||
+		    strcasecmp(ws->user_id, id) == 0)) {
+			gw_ws_close(ws, 4003, "closed by an operator");
+			n++;
+		}
+	}
+	return n;
 }
 
 int

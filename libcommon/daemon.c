@@ -39,7 +39,15 @@ void
 daemon_load_config(const char *prog, const struct cfg_opt *table, void *conf,
     const struct daemon_opts *o)
 {
+	daemon_load_config_checked(prog, table, conf, o, NULL);
+}
+
+void
+daemon_load_config_checked(const char *prog, const struct cfg_opt *table,
+    void *conf, const struct daemon_opts *o, const char *(*check)(const void *conf))
+{
 	struct cfg_error err;
+	const char *why;
 
 	if (cfg_load(table, conf, o->conf_path, &err) < 0) {
 		if (err.line > 0)
@@ -47,6 +55,11 @@ daemon_load_config(const char *prog, const struct cfg_opt *table, void *conf,
 			    err.line, err.msg);
 		else
 			fprintf(stderr, "%s: %s\n", prog, err.msg);
+		cfg_free(table, conf);
+		exit(1);
+	}
+	if (check != NULL && (why = check(conf)) != NULL) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o->conf_path, why);
 		cfg_free(table, conf);
 		exit(1);
 	}
@@ -63,26 +76,38 @@ daemon_load_config(const char *prog, const struct cfg_opt *table, void *conf,
 	}
 }
 
-void
-daemon_reload_config(const struct cfg_opt *table, void *conf,
-    size_t conf_size, const char *path)
+int
+daemon_reload_config_why(const struct cfg_opt *table, void *conf,
+    size_t conf_size, const char *path, char *why, size_t whylen)
 {
 	struct cfg_error err;
 	void *next = calloc(1, conf_size);
+	int n = -1;
 
 	if (next == NULL) {
+		snprintf(why, whylen, "out of memory");
 		log_warnx("reload: out of memory; keeping the old config");
-		return;
+		return -1;
 	}
 	if (cfg_load(table, next, path, &err) < 0) {
-		log_warnx("reload: %s:%d: %s; keeping the old config", path,
-		    err.line, err.msg);
+		snprintf(why, whylen, "%s:%d: %s", path, err.line, err.msg);
+		log_warnx("reload: %s; keeping the old config", why);
 	} else {
-		int n = cfg_apply_reloadable(table, conf, next);
+		n = cfg_apply_reloadable(table, conf, next);
 		log_info("reload: %d option%s changed", n, n == 1 ? "" : "s");
 	}
 	cfg_free(table, next);
 	free(next);
+	return n;
+}
+
+void
+daemon_reload_config(const struct cfg_opt *table, void *conf,
+    size_t conf_size, const char *path)
+{
+	char why[512];
+
+	daemon_reload_config_why(table, conf, conf_size, path, why, sizeof(why));
 }
 
 struct event_base *

@@ -23,10 +23,19 @@ void daemon_parse_args(int argc, char **argv, const char *default_conf,
  * "FILE:LINE: why" and exits 1; with -N prints the effective config. */
 void daemon_load_config(const char *prog, const struct cfg_opt *table,
     void *conf, const struct daemon_opts *o);
+/* daemon_load_config with a check of the whole loaded config, run before
+ * -n says OK: check returns NULL or why the config is refused (printed as
+ * "FILE: why", exit 1). */
+void daemon_load_config_checked(const char *prog, const struct cfg_opt *table,
+    void *conf, const struct daemon_opts *o, const char *(*check)(const void *conf));
 /* Re-reads the config for SIGHUP into a scratch copy and applies its
  * reloadable options to conf; a bad file is logged and ignored. */
 void daemon_reload_config(const struct cfg_opt *table, void *conf,
     size_t conf_size, const char *path);
+/* The same, returning how many options changed, or -1 with why (the file
+ * and line, as logged) when the old config is kept. */
+int daemon_reload_config_why(const struct cfg_opt *table, void *conf,
+    size_t conf_size, const char *path, char *why, size_t whylen);
 /* The daemon's event loop; everything runs on its thread. */
 struct event_base *daemon_base_new(void);
 

@@ -11,6 +11,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 
 #define IPC_RECONNECT_MIN_MS 100
 #define IPC_RECONNECT_MAX_MS 1000
@@ -21,6 +22,59 @@
 #define IPC_CALL_BUCKETS 1024
 #define IPC_BATCH_BYTES (256 * 1024)	/* send a batch early past this */
 #define IPC_OUT_PIPES 8			/* peers a server batches replies for */
+
+/* IPC metric families (docs/operations.md, "Metrics"), registered by the
+ * open function of each role; updated on the loop's thread only. */
+static struct {
+	struct metric *srv_requests, *srv_duration, *srv_inflight, *srv_refused;
+	struct metric *calls, *call_duration, *calls_unsent;
+	struct metric *published, *publish_failed, *received;
+} ipc_m;
+
+static const char *const ipc_type_label[] = { "type", NULL };
+static const char *const ipc_topic_label[] = { "topic", NULL };
+
+static void
+ipc_metrics_server(void)
+{
+	ipc_m.srv_requests = metrics_counter("enclavr_ipc_requests_total",
+	    "IPC requests served, by type.", ipc_type_label);
+	ipc_m.srv_duration = metrics_histogram("enclavr_ipc_request_duration_seconds",
+	    "Time from an IPC request's arrival to its reply, by type.",
+	    ipc_type_label, metrics_latency_buckets, metrics_latency_nbuckets);
+	ipc_m.srv_inflight = metrics_gauge("enclavr_ipc_requests_in_flight",
+	    "IPC requests handed to handlers and not yet answered.", NULL);
+	ipc_m.srv_refused = metrics_counter("enclavr_ipc_requests_refused_total",
+	    "IPC requests refused unread (bad frame, body not JSON).", NULL);
+}
+
+static void
+ipc_metrics_client(void)
+{
+	static const char *const rl[] = { "upstream", "result", NULL };
+	static const char *const ul[] = { "upstream", NULL };
+
+	ipc_m.calls = metrics_counter("enclavr_ipc_calls_total",
+	    "IPC calls made, by upstream and result (ok, timeout, failed).", rl);
+	ipc_m.call_duration = metrics_histogram("enclavr_ipc_call_duration_seconds",
+	    "Time from an IPC call to its reply or timeout, by upstream.", ul,
+	    metrics_latency_buckets, metrics_latency_nbuckets);
+	ipc_m.calls_unsent = metrics_counter("enclavr_ipc_calls_unsent_total",
+	    "IPC calls that could not be sent (no connection, out of memory).", ul);
+}
+
+/* The first dot-separated part of topic ("room" of "room.<uuid>"): a
+ * label with few values. */
+static void
+ipc_topic_kind(const char *topic, char *out, size_t outlen)
+{
+	size_t n = strcspn(topic, ".");
+
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, topic, n);
+	out[n] = '\0';
+}
 
 /* Appends one frame to m. */
 static int
@@ -94,6 +148,7 @@ struct ipc_srv_req {
 	struct ipc_request req;		/* first */
 	struct ipc_server *srv;
 	struct ipc_srv_req *prev, *next;
+	double started;			/* metrics_now() at arrival */
 	size_t btlen;
 	uint8_t backtrace[IPC_BACKTRACE_MAX];
 };
@@ -208,17 +263,20 @@ ipc_srv_take(struct ipc_server *s, const uint8_t *bt, size_t btlen,
 	if ((r->req.body = json_parse_exact(fr->body, fr->body_len)) == NULL) {
 		log_warnx("ipc: refusing request %llu: body is not JSON",
 		    (unsigned long long)fr->id);
+		metrics_inc(ipc_m.srv_refused, NULL);
 		ipc_srv_refuse(s, bt, btlen, fr->id, "body is not JSON");
 		free(r);
 		return;
 	}
 	r->req.type = fr->type;
 	r->req.id = fr->id;
+	r->started = metrics_now();
 	r->next = s->live;
 	if (s->live)
 		s->live->prev = r;
 	s->live = r;
 	s->inflight++;
+	metrics_set(ipc_m.srv_inflight, NULL, s->inflight);
 	s->fn(&r->req, s->arg);
 }
 
@@ -242,6 +300,7 @@ ipc_srv_take_batch(struct ipc_server *s, nng_msg *m)
 			log_warnx("ipc: refusing a request: %s%s", ipc_frame_strerror(err),
 			    err == IPC_EVERSION ? " (peer runs another protocol version)" : "");
 			ipc_srv_refuse(s, bt, btlen, 0, ipc_frame_strerror(err));
+			metrics_inc(ipc_m.srv_refused, NULL);
 			break;
 		}
 		ipc_srv_take(s, bt, btlen, &fr);
@@ -272,6 +331,7 @@ ipc_server_open(struct event_base *base, const char *url, int max_inflight,
 	if (s == NULL)
 		fatalx("ipc: out of memory");
 	s->fn = fn, s->arg = arg, s->max_inflight = max_inflight;
+	ipc_metrics_server();
 	if ((rv = nng_rep0_open_raw(&s->sock)) != 0)
 		fatalx("ipc: rep socket: %s", nng_strerror(rv));
 	ipc_socket_tuning(s->sock);
@@ -304,7 +364,10 @@ ipc_reply(struct ipc_request *req, enum ipc_type type, cJSON *body)
 	struct ipc_srv_req *r = (struct ipc_srv_req *)req;
 	struct ipc_server *s = r->srv;
 	char *text = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+	const char *tl[] = { ipc_type_name(req->type) };
 
+	metrics_inc(ipc_m.srv_requests, tl);
+	metrics_observe(ipc_m.srv_duration, tl, metrics_now() - r->started);
 	cJSON_Delete(body);
 	if (text == NULL) {
 		log_warnx("ipc: reply %llu could not be encoded", (unsigned long long)req->id);
@@ -314,6 +377,7 @@ ipc_reply(struct ipc_request *req, enum ipc_type type, cJSON *body)
 	}
 	free(text);
 	ipc_srv_req_free(r);
+	metrics_set(ipc_m.srv_inflight, NULL, s->inflight - 1);
 	if (s->inflight-- == s->max_inflight) {
 		event_add(s->ev, NULL);
 		event_active(s->ev, EV_READ, 0);	/* what queued meanwhile */
@@ -349,6 +413,7 @@ struct ipc_call {
 	struct event *timer;
 	ipc_reply_fn cb;
 	void *arg;
+	double started;			/* metrics_now() when sent */
 	struct ipc_call *hnext;		/* in the client's id table */
 };
 
@@ -362,6 +427,7 @@ struct ipc_client {
 	nng_msg *out;			/* requests of this loop turn */
 	uint64_t batch;			/* number of the batch being built */
 	struct event *flush;
+	char name[64];			/* the upstream label of its metrics */
 };
 
 static void ipc_client_flush_cb(evutil_socket_t fd, short what, void *arg);
@@ -412,6 +478,11 @@ static void
 ipc_call_finish(struct ipc_call *call, enum ipc_call_result res, int type,
     cJSON *body)
 {
+	static const char *const results[] = { "ok", "timeout", "failed" };
+	const char *rl[] = { call->cli->name, results[res] };
+
+	metrics_inc(ipc_m.calls, rl);
+	metrics_observe(ipc_m.call_duration, rl, metrics_now() - call->started);
 	call->cb(res, type, body, call->arg);
 	ipc_call_free(call);
 }
@@ -463,6 +534,23 @@ ipc_client_readable_cb(evutil_socket_t fd, short what, void *arg)
 		ipc_client_deliver_batch(cli, m);
 }
 
+/* The upstream label of a client: "chatd" for ipc:///run/enclavr/chatd.rep,
+ * else the URL without its scheme ("10.0.0.2:7001"). */
+static void
+ipc_client_name(const char *url, char *out, size_t outlen)
+{
+	const char *p = strstr(url, "://"), *slash, *dot;
+	size_t n;
+
+	p = p ? p + 3 : url;
+	if (strncmp(url, "ipc://", 6) == 0 && (slash = strrchr(p, '/')) != NULL)
+		p = slash + 1;
+	n = strlen(p);
+	if (strncmp(url, "ipc://", 6) == 0 && (dot = strrchr(p, '.')) != NULL)
+		n = (size_t)(dot - p);
+	snprintf(out, outlen, "%.*s", (int)n, p);
+}
+
 struct ipc_client *
 ipc_client_open(struct event_base *base, const char *url)
 {
@@ -472,6 +560,8 @@ ipc_client_open(struct event_base *base, const char *url)
 	if (c == NULL)
 		fatalx("ipc: out of memory");
 	c->base = base;
+	ipc_client_name(url, c->name, sizeof(c->name));
+	ipc_metrics_client();
 	if ((rv = nng_req0_open_raw(&c->sock)) != 0)
 		fatalx("ipc: req socket: %s", nng_strerror(rv));
 	ipc_socket_tuning(c->sock);
@@ -564,14 +654,20 @@ ipc_call_start(struct ipc_client *cli, enum ipc_type type, const char *body,
 	struct ipc_call *call;
 	uint64_t id = ++cli->next_id;
 
-	if (!ipc_client_connected(cli) || (call = calloc(1, sizeof(*call))) == NULL)
+	const char *ul[] = { cli->name };
+
+	if (!ipc_client_connected(cli) || (call = calloc(1, sizeof(*call))) == NULL) {
+		metrics_inc(ipc_m.calls_unsent, ul);
 		return NULL;
+	}
 	call->cli = cli, call->id = id, call->cb = cb, call->arg = arg;
+	call->started = metrics_now();
 	if ((call->timer = evtimer_new(cli->base, ipc_call_timeout_cb, call)) == NULL ||
 	    ipc_client_queue(cli, id, type, body, body_len) < 0) {
 		if (call->timer)
 			event_free(call->timer);
 		free(call);
+		metrics_inc(ipc_m.calls_unsent, ul);
 		return NULL;
 	}
 	call->batch = cli->batch;
@@ -624,6 +720,10 @@ ipc_pub_open(const char *url)
 
 	if (p == NULL)
 		fatalx("ipc: out of memory");
+	ipc_m.published = metrics_counter("enclavr_ipc_events_published_total",
+	    "Events published, by topic kind (room, dm, heartbeat...).", ipc_topic_label);
+	ipc_m.publish_failed = metrics_counter("enclavr_ipc_events_publish_failed_total",
+	    "Events that could not be published, by topic kind.", ipc_topic_label);
 	if ((rv = nng_pub0_open(&p->sock)) != 0)
 		fatalx("ipc: pub socket: %s", nng_strerror(rv));
 	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, IPC_EVENT_QUEUE_MSGS);
@@ -637,29 +737,37 @@ int
 ipc_publish(struct ipc_pub *p, const char *topic, const cJSON *body)
 {
 	char *text = cJSON_PrintUnformatted(body);
+	char kind[32];
+	const char *tl[] = { kind };
 	nng_msg *m;
 	int rv;
 
+	ipc_topic_kind(topic, kind, sizeof(kind));
 	if (text == NULL || strlen(topic) > IPC_MAX_TOPIC) {
 		free(text);
+		metrics_inc(ipc_m.publish_failed, tl);
 		return -1;
 	}
 	if (nng_msg_alloc(&m, 0) != 0) {
 		free(text);
+		metrics_inc(ipc_m.publish_failed, tl);
 		return -1;
 	}
 	if (nng_msg_append(m, topic, strlen(topic) + 1) != 0 ||
 	    ipc_frame_append(m, IPC_EVENT, 0, text, strlen(text)) < 0) {
 		free(text);
 		nng_msg_free(m);
+		metrics_inc(ipc_m.publish_failed, tl);
 		return -1;
 	}
 	free(text);
 	if ((rv = nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
 		nng_msg_free(m);
 		log_warnx("ipc: publish on %s: %s", topic, nng_strerror(rv));
+		metrics_inc(ipc_m.publish_failed, tl);
 		return -1;
 	}
+	metrics_inc(ipc_m.published, tl);
 	return 0;
 }
 
@@ -702,6 +810,11 @@ ipc_sub_deliver(struct ipc_sub *sub, nng_msg *m)
 	else if ((body = json_parse_exact(fr.body, fr.body_len)) == NULL)
 		log_warnx("ipc: dropping an event on %s: body is not JSON", fr.topic);
 	else {
+		char kind[32];
+		const char *tl[] = { kind };
+
+		ipc_topic_kind(fr.topic, kind, sizeof(kind));
+		metrics_inc(ipc_m.received, tl);
 		sub->fn(fr.topic, body, sub->arg);
 		cJSON_Delete(body);
 	}
@@ -728,6 +841,8 @@ ipc_sub_open(struct event_base *base, const char *url, ipc_event_fn fn, void *ar
 	if (sub == NULL)
 		fatalx("ipc: out of memory");
 	sub->fn = fn, sub->arg = arg;
+	ipc_m.received = metrics_counter("enclavr_ipc_events_received_total",
+	    "Events received from publishers, by topic kind.", ipc_topic_label);
 	if ((rv = nng_sub0_open(&sub->sock)) != 0)
 		fatalx("ipc: sub socket: %s", nng_strerror(rv));
 	ipc_socket_tuning(sub->sock);

@@ -76,7 +76,8 @@ struct ipc_sub;
 typedef void (*ipc_event_fn)(const char *topic, cJSON *body, void *arg);
 
 struct ipc_pub *ipc_pub_open(const char *url);
-/* Publishes body on topic; safe from any thread. */
+/* Publishes body on topic. From the loop's thread only: it counts what it
+ * publishes in the (unlocked) metrics registry. */
 int ipc_publish(struct ipc_pub *pub, const char *topic, const cJSON *body);
 void ipc_pub_close(struct ipc_pub *pub);
 

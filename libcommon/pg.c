@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "uuid.h"
 
 #define PG_QUEUE_MAX 10000
@@ -19,6 +20,7 @@ struct pg_job {
 	long long deadline;
 	pg_result_fn cb;
 	void *arg;
+	double queued_at, started_at;	/* metrics_now(); started 0 = never */
 	int nparams;
 	char *params[PG_MAX_PARAMS];
 };
@@ -46,6 +48,12 @@ struct pg_pool {
 	struct event *sweep;
 };
 
+/* Pool metric families (docs/operations.md, "Metrics"). */
+static struct {
+	struct metric *size, *ready, *busy, *queued, *queries, *duration, *wait,
+	    *conn_errors;
+} pg_m;
+
 static void pg_conn_connect(struct pg_conn *c);
 static void pg_conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void pg_pool_kick(struct pg_pool *p);
@@ -58,9 +66,24 @@ pg_job_free(struct pg_job *j)
 	free(j);
 }
 
+/* Counts a finished query: ok, error (the database refused it) or
+ * unavailable (no connection before the deadline, connection lost). */
+static void
+pg_job_count(const struct pg_job *j, const PGresult *res)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	const char *rl[] = { res == NULL ? "unavailable" :
+		st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? "ok" : "error" };
+
+	metrics_inc(pg_m.queries, rl);
+	if (j->started_at > 0)
+		metrics_observe(pg_m.duration, NULL, metrics_now() - j->started_at);
+}
+
 static void
 pg_job_finish(struct pg_job *j, PGresult *res)
 {
+	pg_job_count(j, res);
 	if (j->cb != NULL)
 		j->cb(res, j->arg);
 	pg_job_free(j);
@@ -85,6 +108,7 @@ pg_conn_lost(struct pg_conn *c)
 {
 	if (c->conn != NULL && c->state != PG_CONNECTING)
 		log_warnx("pg: connection lost: %s", PQerrorMessage(c->conn));
+	metrics_inc(pg_m.conn_errors, NULL);
 	c->state = PG_DOWN;
 	if (c->io != NULL) {
 		event_free(c->io);
@@ -144,6 +168,8 @@ pg_conn_start_job(struct pg_conn *c, struct pg_job *j)
 {
 	c->job = j;
 	c->state = PG_BUSY;
+	j->started_at = metrics_now();
+	metrics_observe(pg_m.wait, NULL, j->started_at - j->queued_at);
 	if (!PQsendQueryPrepared(c->conn, j->stmt->name, j->nparams,
 	    (const char *const *)j->params, NULL, NULL, 0)) {
 		pg_conn_lost(c);
@@ -314,6 +340,46 @@ pg_pool_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Gauges read from the pool at each scrape. */
+static void
+pg_pool_collect(void *arg)
+{
+	const struct pg_pool *p = arg;
+	int ready = 0;
+
+	for (int i = 0; i < p->size; i++)
+		ready += p->conns[i].state == PG_IDLE || p->conns[i].state == PG_BUSY;
+	metrics_set(pg_m.size, NULL, p->size);
+	metrics_set(pg_m.ready, NULL, ready);
+	metrics_set(pg_m.busy, NULL, pg_pool_busy(p));
+	metrics_set(pg_m.queued, NULL, p->queued);
+}
+
+static void
+pg_metrics_register(void)
+{
+	static const char *const rl[] = { "result", NULL };
+
+	pg_m.size = metrics_gauge("enclavr_db_pool_size",
+	    "Connections the pool keeps ([database] pool_size).", NULL);
+	pg_m.ready = metrics_gauge("enclavr_db_pool_ready",
+	    "Connections up and prepared (idle or busy).", NULL);
+	pg_m.busy = metrics_gauge("enclavr_db_pool_busy",
+	    "Connections running a query.", NULL);
+	pg_m.queued = metrics_gauge("enclavr_db_queue_length",
+	    "Queries waiting for a free connection.", NULL);
+	pg_m.queries = metrics_counter("enclavr_db_queries_total",
+	    "Queries by result: ok, error, unavailable, rejected (queue full).", rl);
+	pg_m.duration = metrics_histogram("enclavr_db_query_duration_seconds",
+	    "Time a query ran on its connection.", NULL,
+	    metrics_latency_buckets, metrics_latency_nbuckets);
+	pg_m.wait = metrics_histogram("enclavr_db_queue_wait_seconds",
+	    "Time a query waited for a free connection.", NULL,
+	    metrics_latency_buckets, metrics_latency_nbuckets);
+	pg_m.conn_errors = metrics_counter("enclavr_db_connection_errors_total",
+	    "Connections lost or connection attempts failed.", NULL);
+}
+
 struct pg_pool *
 pg_pool_new(struct event_base *base, const char *conninfo, int size,
     int timeout_ms, const struct pg_stmt *stmts)
@@ -325,6 +391,8 @@ pg_pool_new(struct event_base *base, const char *conninfo, int size,
 	    (p->conninfo = strdup(conninfo)) == NULL)
 		fatalx("pg: out of memory");
 	p->base = base, p->size = size, p->stmts = stmts, p->timeout_ms = timeout_ms;
+	pg_metrics_register();
+	metrics_on_collect(pg_pool_collect, p);
 	p->sweep = event_new(base, -1, EV_PERSIST, pg_pool_sweep_cb, p);
 	event_add(p->sweep, &tv);
 	for (int i = 0; i < size; i++) {
@@ -356,9 +424,12 @@ pg_exec(struct pg_pool *p, const char *stmt, const char *const *params,
 		log_warnx("pg: unknown statement %s", stmt);
 		return -1;
 	}
-	if (p->queued >= PG_QUEUE_MAX || (j = calloc(1, sizeof(*j))) == NULL)
+	if (p->queued >= PG_QUEUE_MAX || (j = calloc(1, sizeof(*j))) == NULL) {
+		metrics_inc(pg_m.queries, (const char *[]){ "rejected" });
 		return -1;
+	}
 	j->stmt = s, j->cb = cb, j->arg = arg;
+	j->queued_at = metrics_now();
 	j->deadline = time_mono_ms() + p->timeout_ms;
 	for (; j->nparams < s->nparams; j->nparams++) {
 		const char *v = params[j->nparams];
@@ -416,6 +487,7 @@ pg_pool_free(struct pg_pool *p)
 
 	if (p == NULL)
 		return;
+	metrics_off_collect(pg_pool_collect, p);
 	for (int i = 0; i < p->size; i++) {
 		struct pg_conn *c = &p->conns[i];
 		if (c->io != NULL)

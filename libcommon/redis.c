@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define REDIS_RETRY_MS 1000
 
@@ -27,6 +28,11 @@ struct redis_cb {
 	redis_reply_fn fn;
 	void *arg;
 };
+
+/* Redis metric families (docs/operations.md, "Metrics"). */
+static struct {
+	struct metric *up, *commands, *errors, *connects;
+} redis_m;
 
 static void redis_connect(struct redis_conn *r);
 
@@ -54,6 +60,8 @@ redis_connected_cb(const redisAsyncContext *ac, int status)
 	}
 	r->up = true;
 	r->warned = false;
+	metrics_set(redis_m.up, NULL, 1);
+	metrics_inc(redis_m.connects, NULL);
 	log_info("redis: connected to %s:%d", r->host, r->port);
 	if (r->connected != NULL)
 		r->connected(r, r->connected_arg);
@@ -66,6 +74,8 @@ redis_disconnected_cb(const redisAsyncContext *ac, int status)
 
 	r->ac = NULL;
 	r->up = false;
+	if (!r->closing)
+		metrics_set(redis_m.up, NULL, 0);
 	if (status != REDIS_OK && !r->closing)
 		log_warnx("redis: connection lost: %s", ac->errstr);
 	redis_schedule_retry(r);
@@ -106,6 +116,14 @@ redis_open(struct event_base *base, const char *host, int port)
 
 	if (r == NULL || (r->host = strdup(host)) == NULL)
 		fatalx("redis: out of memory");
+	redis_m.up = metrics_gauge("enclavr_redis_up",
+	    "1 while the Redis connection is up.", NULL);
+	redis_m.commands = metrics_counter("enclavr_redis_commands_total",
+	    "Redis commands sent.", NULL);
+	redis_m.errors = metrics_counter("enclavr_redis_errors_total",
+	    "Redis commands not sent (down), failed or answered with an error.", NULL);
+	redis_m.connects = metrics_counter("enclavr_redis_connects_total",
+	    "Connections made to Redis (1 + reconnections).", NULL);
 	r->base = base, r->port = port;
 	r->retry = evtimer_new(base, redis_retry_cb, r);
 	redis_connect(r);
@@ -129,8 +147,11 @@ static void
 redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct redis_cb *cb = privdata;
+	const redisReply *rep = reply;
 	(void)ac;
 
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+		metrics_inc(redis_m.errors, NULL);
 	if (cb->fn != NULL)
 		cb->fn(reply, cb->arg);
 	free(cb);
@@ -144,16 +165,20 @@ redis_command(struct redis_conn *r, redis_reply_fn fn, void *arg,
 	va_list ap;
 	int rv;
 
-	if (!redis_up(r) || (cb = malloc(sizeof(*cb))) == NULL)
+	if (!redis_up(r) || (cb = malloc(sizeof(*cb))) == NULL) {
+		metrics_inc(redis_m.errors, NULL);
 		return -1;
+	}
 	cb->fn = fn, cb->arg = arg;
 	va_start(ap, fmt);
 	rv = redisvAsyncCommand(r->ac, redis_reply_cb, cb, fmt, ap);
 	va_end(ap);
 	if (rv != REDIS_OK) {
 		free(cb);
+		metrics_inc(redis_m.errors, NULL);
 		return -1;
 	}
+	metrics_inc(redis_m.commands, NULL);
 	return 0;
 }
 

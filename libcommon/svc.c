@@ -10,6 +10,8 @@
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "migrate.h"
 #include "notify.h"
 #include "uuid.h"
@@ -25,6 +27,8 @@ static const int svc_log_level_values[] = { LOG_LVL_ERR, LOG_LVL_WARN,
 struct svc_req_impl {
 	struct svc_request pub;		/* first */
 	cJSON *fwd;			/* the forwarded request it points into */
+	const char *route;		/* the matched pattern, for metrics */
+	double started;			/* metrics_now() at arrival */
 	struct svc_req_impl *prev, *next;
 };
 
@@ -49,9 +53,93 @@ struct svc {
 	struct event *reaper;
 	struct event *heartbeat, *watchdog;
 	struct daemon_signals *signals;
+	struct control_def control_def;
+	struct control *control;	/* enclavrctl's socket, or NULL */
 	unsigned long long heartbeat_seq;
 	bool draining;
+	struct metrics_http *metrics;	/* NULL when [metrics] listen is empty */
 };
+
+/* svc's own metric families (docs/operations.md, "Metrics"). */
+static struct {
+	struct metric *requests, *duration, *heartbeats, *start_time, *uptime,
+	    *redis_up, *draining, *build;
+} svc_m;
+
+/* ----------------------------------------------------------- metrics */
+
+static void
+svc_metrics_collect(void *arg)
+{
+	struct svc *svc = arg;
+
+	metrics_set(svc_m.uptime, NULL, (double)(time_mono_ms() - svc->started_ms) / 1000);
+	metrics_set(svc_m.redis_up, NULL, redis_up(svc->redis));
+	metrics_set(svc_m.draining, NULL, svc->draining);
+}
+
+static void
+svc_metrics_register(struct svc *svc)
+{
+	static const char *const rs[] = { "method", "route", "status", NULL };
+	static const char *const rd[] = { "method", "route", NULL };
+	static const char *const ver[] = { "version", NULL };
+	const char *v[] = { ENCLAVR_VERSION };
+	struct timespec now;
+
+	metrics_init(svc->def->name);
+	svc_m.requests = metrics_counter("enclavr_http_requests_total",
+	    "Forwarded HTTP requests answered, by route pattern and status.", rs);
+	svc_m.duration = metrics_histogram("enclavr_http_request_duration_seconds",
+	    "Time from a forwarded request's arrival to its answer.", rd,
+	    metrics_latency_buckets, metrics_latency_nbuckets);
+	svc_m.heartbeats = metrics_counter("enclavr_heartbeats_total",
+	    "Heartbeat events published.", NULL);
+	svc_m.start_time = metrics_gauge("enclavr_process_start_time_seconds",
+	    "Start time of the process since the Unix epoch.", NULL);
+	svc_m.uptime = metrics_gauge("enclavr_uptime_seconds",
+	    "Seconds since the process started.", NULL);
+	svc_m.redis_up = metrics_gauge("enclavr_redis_up",
+	    "1 while the Redis connection is up.", NULL);
+	svc_m.draining = metrics_gauge("enclavr_draining",
+	    "1 once SIGTERM started the drain.", NULL);
+	svc_m.build = metrics_gauge("enclavr_build_info",
+	    "Always 1; the version is a label.", ver);
+	clock_gettime(CLOCK_REALTIME, &now);
+	metrics_set(svc_m.start_time, NULL, (double)now.tv_sec - (double)(time_mono_ms() -
+	    svc->started_ms) / 1000);
+	metrics_set(svc_m.build, v, 1);
+	metrics_on_collect(svc_metrics_collect, svc);
+}
+
+/* Counts an answered request under its route pattern, never the raw path
+ * (which holds ids): unmatched requests share the route "unmatched". */
+static void
+svc_metrics_request(const struct svc_req_impl *r, int status)
+{
+	const char *method = r->route && r->pub.method ? r->pub.method : "-";
+	const char *route = r->route ? r->route : "unmatched";
+	char st[16];
+	const char *rs[] = { method, route, st };
+
+	snprintf(st, sizeof(st), "%d", status);
+	metrics_inc(svc_m.requests, rs);
+	metrics_observe(svc_m.duration, rs, metrics_now() - r->started);
+}
+
+/* The [metrics] listen address must be loopback: /metrics has no auth. */
+static const char *
+svc_conf_check(const void *conf)
+{
+	const struct svc_conf *c = conf;
+	static char why[160];
+	const char *err;
+
+	if (*c->metrics_listen == '\0' || (err = metrics_listen_check(c->metrics_listen)) == NULL)
+		return NULL;
+	snprintf(why, sizeof(why), "[metrics] listen = %s: %s", c->metrics_listen, err);
+	return why;
+}
 
 /* -------------------------------------------------------- responses */
 
@@ -93,6 +181,7 @@ svc_respond_header(struct svc_request *pub, int status, cJSON *body,
 	free(text);
 	log_req(LOG_LVL_DEBUG, pub->request_id, "%s %s -> %d", pub->method,
 	    pub->path, status);
+	svc_metrics_request(r, status);
 	ipc_reply(pub->ipc, IPC_HTTP_RESPONSE, resp);
 	svc_req_unlink(pub->svc, r);
 	/* Freed on the next loop turn: a handler may still read the request
@@ -387,6 +476,7 @@ svc_http_request(struct svc *svc, struct ipc_request *ipc)
 		return;
 	}
 	r->pub.svc = svc, r->pub.ipc = ipc;
+	r->started = metrics_now();
 	r->fwd = ipc->body;
 	ipc->body = NULL;	/* r owns it now */
 	r->next = svc->live;
@@ -398,13 +488,15 @@ svc_http_request(struct svc *svc, struct ipc_request *ipc)
 		svc_respond_error(&r->pub, 400, "bad_request", why);
 		return;
 	}
+	pattern = json_str(r->fwd, "route");
+	route = svc_route_find(svc, r->pub.method, pattern ? pattern : r->pub.path);
+	if (route != NULL)
+		r->route = route->decl.path;
 	if (svc->draining) {
 		svc_respond_error(&r->pub, 503, "shutting_down",
 		    "The service is restarting");
 		return;
 	}
-	pattern = json_str(r->fwd, "route");
-	route = svc_route_find(svc, r->pub.method, pattern ? pattern : r->pub.path);
 	if (route == NULL) {
 		svc_respond_error(&r->pub, 404, "not_found", "No such route");
 		return;
@@ -460,6 +552,7 @@ svc_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	cJSON_AddNumberToObject(o, "seq", (double)++svc->heartbeat_seq);
 	snprintf(topic, sizeof(topic), "heartbeat.%s", svc->def->name);
 	ipc_publish(svc->pub, topic, o);
+	metrics_inc(svc_m.heartbeats, NULL);
 	cJSON_Delete(o);
 }
 
@@ -481,15 +574,45 @@ svc_drain_timeout_ms(void *arg)
 	return ((struct svc *)arg)->conf->drain_timeout_ms;
 }
 
+/* SIGHUP and enclavrctl reload: options changed, or -1 and why. */
+static int
+svc_reload_why(void *arg, char *why, size_t whylen)
+{
+	struct svc *svc = arg;
+	int n = daemon_reload_config_why(svc->def->opts, svc->conf,
+	    svc->def->conf_size, svc->opts.conf_path, why, whylen);
+
+	if (n >= 0 && !svc->opts.debug)
+		log_set_level(svc_log_level_values[svc->conf->log_level]);
+	return n;
+}
+
 static void
 svc_reload(void *arg)
 {
-	struct svc *svc = arg;
+	char why[512];
 
-	daemon_reload_config(svc->def->opts, svc->conf, svc->def->conf_size,
-	    svc->opts.conf_path);
-	if (!svc->opts.debug)
-		log_set_level(svc_log_level_values[svc->conf->log_level]);
+	svc_reload_why(arg, why, sizeof(why));
+}
+
+/* enclavrctl status: the heartbeat's fields and the IPC side. */
+static cJSON *
+svc_control_status(void *arg)
+{
+	struct svc *svc = arg;
+	cJSON *o = svc_status_json(svc), *ipc;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(o, "uptime_s",
+	    (double)((time_mono_ms() - svc->started_ms) / 1000));
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	if ((ipc = cJSON_AddObjectToObject(o, "ipc")) != NULL) {
+		cJSON_AddStringToObject(ipc, "listen", svc->conf->ipc_listen);
+		cJSON_AddStringToObject(ipc, "publish", svc->conf->ipc_publish);
+		cJSON_AddNumberToObject(ipc, "in_flight", ipc_server_inflight(svc->server));
+	}
+	return o;
 }
 
 static const struct daemon_hooks svc_hooks = {
@@ -578,6 +701,11 @@ svc_start(struct svc *svc)
 	event_add(svc->heartbeat, &hb);
 	svc->watchdog = notify_watchdog_start(svc->base);
 	svc->signals = daemon_signals_new(svc->base, &svc_hooks, svc);
+	if (*c->metrics_listen != '\0')
+		svc->metrics = metrics_http_open(svc->base, c->metrics_listen);
+	svc->control_def = (struct control_def){ svc->def->name, c->control_socket,
+		svc_control_status, svc_reload_why, svc->def->control_cmds, svc };
+	svc->control = control_open(svc->base, &svc->control_def);
 }
 
 static void
@@ -590,6 +718,7 @@ svc_stop(struct svc *svc)
 	if (svc->def->fini != NULL)
 		svc->def->fini(svc);
 	pg_pool_free(svc->pg);		/* drops callbacks of queries in flight */
+	control_close(svc->control);	/* after: their commands wait no more */
 	while (svc->live != NULL) {
 		struct svc_req_impl *r = svc->live;
 		svc->live = r->next;
@@ -598,6 +727,8 @@ svc_stop(struct svc *svc)
 	}
 	svc_free_answered(svc);
 	event_free(svc->reaper);
+	metrics_http_close(svc->metrics);
+	metrics_off_collect(svc_metrics_collect, svc);
 	ipc_server_close(svc->server);
 	ipc_pub_close(svc->pub);
 	daemon_signals_free(svc->signals);
@@ -616,6 +747,7 @@ svc_free(struct svc *svc)
 	free(svc->routes);
 	cfg_free(svc->def->opts, svc->conf);
 	free(svc->conf);
+	metrics_reset();
 }
 
 int
@@ -626,13 +758,15 @@ svc_main(int argc, char **argv, const struct svc_def *def)
 	daemon_parse_args(argc, argv, def->conf_path, &svc.opts);
 	if ((svc.conf = calloc(1, def->conf_size)) == NULL)
 		fatalx("out of memory");
-	daemon_load_config(def->name, def->opts, svc.conf, &svc.opts);
+	daemon_load_config_checked(def->name, def->opts, svc.conf, &svc.opts,
+	    svc_conf_check);
 	log_init(def->name, svc.opts.debug ? LOG_LVL_DEBUG :
 	    svc_log_level_values[svc.conf->log_level]);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
 	uuid_v4(svc.instance);
 	svc.started_ms = time_mono_ms();
+	svc_metrics_register(&svc);
 	svc_build_routes(&svc);
 	svc_build_stmts(&svc);
 	svc_migrate(&svc);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "control.h"
 #include "ipc.h"
 #include "pg.h"
 #include "redis.h"
@@ -32,6 +33,8 @@ struct svc_conf {
 	char *migrations_dir;
 	char *redis_host;
 	long long redis_port;
+	char *control_socket;
+	char *metrics_listen;
 };
 
 extern const char *const svc_log_levels[];
@@ -63,7 +66,13 @@ extern const char *const svc_log_levels[];
 	{ "redis", "host", CFG_STR, "127.0.0.1", 0, 255, NULL, false,           \
 	  offsetof(type, svc.redis_host), "numeric address; empty = off" },     \
 	{ "redis", "port", CFG_INT, "6379", 1, 65535, NULL, false,              \
-	  offsetof(type, svc.redis_port), "Redis TCP port" }
+	  offsetof(type, svc.redis_port), "Redis TCP port" },                   \
+	{ "control", "socket", CFG_STR, "/run/enclavr/" d ".ctl", 0, 107, NULL, \
+	  false, offsetof(type, svc.control_socket),                            \
+	  "control socket for enclavrctl; empty = off" },                     \
+	{ "metrics", "listen", CFG_STR, "", 0, 64, NULL, false,                 \
+	  offsetof(type, svc.metrics_listen),                                   \
+	  "loopback IP:PORT serving /metrics; empty = off" }
 
 struct svc;
 
@@ -105,6 +114,9 @@ struct svc_def {
 	const char *const *requires;	/* NULL-ended relations of other
 					 * schemas read here ("auth.directory"):
 					 * migrations wait until they exist */
+	const struct control_cmd *control_cmds;	/* the daemon's own control
+						 * commands (enclavrctl), ended
+						 * by a NULL name; may be NULL */
 	int (*init)(struct svc *svc);	/* after migrations, before serving */
 	void (*fini)(struct svc *svc);
 };

@@ -11,7 +11,8 @@
 #                                             delete its run directory)
 #   stack.sh start-daemon RUN_DIR NAME        (re)start one daemon of a stack
 #
-# RUN_DIR holds env (the chosen ports), etc/ (generated configs, the
+# RUN_DIR holds env (the chosen ports, among them each back-end daemon's
+# loopback metrics port: AUTHD_METRICS_PORT...), etc/ (generated configs, the
 # token key pair and the TURN secret), pg/, redis/, turn/, sock/ (IPC
 # sockets), log/ and pids/.
 set -euo pipefail
@@ -228,6 +229,10 @@ write_configs() {
 		[redis]
 		host = 127.0.0.1
 		port = $REDIS_PORT
+		[control]
+		socket = $run/sock/$d.ctl
+		[metrics]
+		listen = 127.0.0.1:$(metrics_port "$d")
 		EOF
 	done
 	cat >>"$run/etc/voiced.conf" <<-EOF
@@ -274,7 +279,18 @@ write_configs() {
 	port = $REDIS_PORT
 	[ratelimit]
 	auth_per_minute = ${RATE_AUTH_PER_MINUTE:-600}
+	[control]
+	socket = $run/sock/gatewayd.ctl
+	[metrics]
+	listen = 127.0.0.1:$GATEWAYD_METRICS_PORT
 	EOF
+}
+
+# The metrics port chosen for daemon $1 (AUTHD_METRICS_PORT...).
+metrics_port() {
+	local var
+	var=$(echo "$1" | tr '[:lower:]' '[:upper:]')_METRICS_PORT
+	echo "${!var}"
 }
 
 start_daemon() {
@@ -327,6 +343,11 @@ up() {
 	TURN_MAX_PORT=$TURN_MAX_PORT
 	BIN_DIR=$BIN_DIR
 	EOF
+	for d in $DAEMONS gatewayd; do
+		echo "$(echo "$d" | tr '[:lower:]' '[:upper:]')_METRICS_PORT=$(free_port)" >>"$run/env"
+	done
+	# shellcheck disable=SC1091
+	. "$run/env"
 	write_configs "$run"
 	pg_start "$run"
 	redis_start "$run"

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "secret.h"
 #include "turncred.h"
 
 #define VOICE_TURN_SECRET_MIN 16	/* shorter is open to offline guessing */
@@ -32,34 +33,6 @@ static struct {
 	char turns[VOICE_ICE_URL_MAX];		/* empty without tls_port */
 } voice_ice;
 
-/* Reads the first line of path as the secret. The file should be readable
- * by voiced (and coturn's unit) only: one readable by others is a warning. */
-static int
-voice_ice_read_secret_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	struct stat st;
-	char *line = (char *)voice_ice.secret;
-
-	if (f == NULL) {
-		log_warnx("[turn] secret_file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0)
-		log_warnx("[turn] secret_file %s is readable by other users (chmod o-rw)", path);
-	if (fgets(line, sizeof(voice_ice.secret), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	voice_ice.secret_len = strcspn(line, "\r\n");
-	if (voice_ice.secret_len > VOICE_TURN_SECRET_MAX) {
-		log_warnx("[turn] secret_file %s: the secret is longer than %d bytes",
-		    path, VOICE_TURN_SECRET_MAX);
-		return -1;
-	}
-	line[voice_ice.secret_len] = '\0';
-	return 0;
-}
-
 /* Takes the secret from [turn] secret or secret_file (not both), and
  * checks it is printable ASCII without blanks, as turnserver.conf needs,
  * and long enough. */
@@ -71,8 +44,11 @@ voice_ice_load_secret(const struct voiced_conf *c)
 		return -1;
 	}
 	if (*c->turn_secret_file != '\0') {
-		if (voice_ice_read_secret_file(c->turn_secret_file) < 0)
+		int n = secret_file_read(c->turn_secret_file, (char *)voice_ice.secret,
+		    sizeof(voice_ice.secret), "[turn] secret_file");
+		if (n < 0)
 			return -1;
+		voice_ice.secret_len = (size_t)n;
 	} else {
 		voice_ice.secret_len = strlen(c->turn_secret);
 		memcpy(voice_ice.secret, c->turn_secret, voice_ice.secret_len + 1);

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import nacl.signing
@@ -418,12 +419,30 @@ class MailSink:
     keeps every message it accepts. The stack's authd sends its mail here
     (stack.sh writes SMTP_URL into authd.conf)."""
 
-    def __init__(self):
+    def __init__(self, login=None):
+        """login: (user, password) that the server then requires (AUTH
+        PLAIN or LOGIN, without TLS: loopback only)."""
         from aiosmtpd.controller import Controller
         self._lock = threading.Lock()
         self._received = []
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        kw = {}
+        if login is not None:
+            kw = {"authenticator": self._authenticator(login), "auth_required": True,
+                  "auth_require_tls": False}
+        with warnings.catch_warnings():     # AUTH without TLS: on loopback, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kw)
+
+    @staticmethod
+    def _authenticator(login):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        def check(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and \
+                (auth_data.login.decode(), auth_data.password.decode()) == login
+            return AuthResult(success=ok)
+        return check
 
     @property
     def url(self):
@@ -545,6 +564,10 @@ class Stack:
     def turn_port(self):
         """The stack's coturn (UDP and TCP on 127.0.0.1)."""
         return int(self.stack_env["TURN_PORT"])
+
+    def metrics_port(self, name):
+        """The loopback port of a daemon's /metrics exporter."""
+        return int(self.stack_env[f"{name.upper()}_METRICS_PORT"])
 
     def pid(self, name):
         return int((self.run_dir / "pids" / f"{name}.pid").read_text().strip())

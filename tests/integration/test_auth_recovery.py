@@ -429,3 +429,35 @@ def test_stop_aborts_a_mail_in_flight(hole_stack):
     log = st.log("authd")
     for u in users:
         assert f"mail not sent: password reset for user {u.id}: " in log, log[-2000:]
+
+
+def test_smtp_password_from_a_file(hole_stack, tmp_path):
+    """[mail] password_file: the SMTP password comes from a file (the user
+    name from smtp_url); a wrong one sends nothing and says why."""
+    st = hole_stack
+    sink = MailSink(login=("mailer", "s3cret pass")).start()
+    pw = tmp_path / "smtp.password"
+    try:
+        for password, delivered in (("wrong", False), ("s3cret pass", True)):
+            pw.write_text(password + "\n")
+            pw.chmod(0o600)
+            (st.run_dir / "etc" / "authd.conf").write_text(
+                st.base_conf + f"[mail]\nsmtp_url = smtp://mailer@127.0.0.1:{sink.port}\n"
+                f"password_file = {pw}\n")
+            st.restart("authd")
+            wait_until(lambda: st.get("/api/health/authd").status_code == 200, 20,
+                       interval=0.2, what="authd back")
+            u = new_user(st, "smtpauth")
+            forgot(st, u.email)
+            if delivered:
+                assert "reset" in MailSink.body(sink.wait_for(u.email)).lower()
+            else:
+                wait_log(st, "mail not sent", timeout=20)
+                assert sink.messages(u.email) == []
+            assert password not in st.log("authd")
+    finally:
+        sink.stop()
+        (st.run_dir / "etc" / "authd.conf").write_text(st.base_conf)
+        st.restart("authd")
+        wait_until(lambda: st.get("/api/health/authd").status_code == 200, 20, interval=0.2,
+                   what="authd back")

@@ -367,9 +367,12 @@ class ExtraChatd:
         self.rep = run / "sock" / f"chatd-{self.tag}.rep"
         self.pub = run / "sock" / f"chatd-{self.tag}.pub"
         text = (run / "etc" / "chatd.conf").read_text()
-        text, n = re.subn(r"(?m)^listen = .*$", f"listen = ipc://{self.rep}", text)
+        text, n = re.subn(r"(?m)^listen = ipc://.*$", f"listen = ipc://{self.rep}", text)
         text, m = re.subn(r"(?m)^publish = .*$", f"publish = ipc://{self.pub}", text)
         assert n == m == 1, text
+        # its own control socket and metrics port: the stack's chatd has those
+        text = re.sub(r"(?m)^socket = .*$", f"socket = {run}/sock/chatd-{self.tag}.ctl", text)
+        text = re.sub(r"(?m)^listen = 127\.0\.0\.1:\d+$", "listen = 127.0.0.1:0", text)
         self.conf = run / "etc" / f"chatd-{self.tag}.conf"
         self.conf.write_text(text)
         self.log = run / "log" / f"chatd-{self.tag}.log"

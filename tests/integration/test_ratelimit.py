@@ -20,6 +20,7 @@ import uuid
 
 import pytest
 
+from authlib import second_gatewayd_conf
 from stacklib import (Stack, StackError, bin_dir, find_sanitizer_reports, finish_stack,
                       free_port, make_run_dir, pid_running, sanitizer_env, wait_until)
 
@@ -56,10 +57,7 @@ class Gateway:
         self.st = st
         self.port = free_port()
         self.conf = st.run_dir / "etc" / "gatewayd2.conf"
-        text = (st.run_dir / "etc" / "gatewayd.conf").read_text()
-        text = text.replace(f"port = {st.port}\n", f"port = {self.port}\n", 1)
-        assert f"port = {self.port}\n" in text
-        self.conf.write_text(text)
+        self.conf.write_text(second_gatewayd_conf(st, self.port))
         self.log = st.run_dir / "log" / "gatewayd2.log"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([str(st.bin_dir / "gatewayd"), "-f", str(self.conf)],
