@@ -4,8 +4,10 @@
  * nothing escaped (the web client escapes when it renders). Every route is
  * one call of a chat.message_* function (reply.c). */
 #include "chatd.h"
+#include "presence_store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "validate.h"
@@ -17,7 +19,10 @@
 
 const struct pg_stmt chat_messages_stmts[] = {
 	{ "chat_messages_list", SVC_REPLY("chat.messages_list($1, $2, $3, $4, $5, $6)"), 6 },
-	{ "chat_message_send", SVC_REPLY("chat.message_send($1, $2, $3, $4)"), 4 },
+	{ "chat_message_send", SVC_REPLY("chat.message_send($1, $2, $3, $4, $5::uuid[])"), 5 },
+	/* The room's members, for who of them is here (@here). */
+	{ "chat_room_member_ids", "SELECT coalesce(string_agg(user_id::text, ','), '')"
+	  " FROM chat.members WHERE room_id = $1", 1 },
 	{ "chat_message_update", SVC_REPLY("chat.message_update($1, $2, $3)"), 3 },
 	{ "chat_message_delete", SVC_REPLY("chat.message_delete($1, $2, $3)"), 3 },
 	{ "chat_message_forward", SVC_REPLY("chat.message_forward($1, $2, $3, $4)"), 4 },
@@ -99,20 +104,80 @@ chat_message_type(struct svc_request *r, const cJSON *body)
 	return "system";
 }
 
-/* POST /api/message/send {room_id, content, type?} → MessageResponse. */
+/* A send whose text says @here, waiting to learn who is connected. */
+struct chat_here_op {
+	struct svc_op op;		/* op.body holds the request's JSON */
+	const char *params[5];		/* point into op.body, but [4] */
+	char *here;			/* "{id,id,...}" */
+};
+
+static void
+chat_here_op_free(struct svc_op *op)
+{
+	free(((struct chat_here_op *)op)->here);
+	free(op);
+}
+
+/* The connected members, as a uuid[] literal: then the send itself. */
+static void
+chat_here_connected_cb(const struct chat_store_res *res, void *arg)
+{
+	struct chat_here_op *h = arg;
+	size_t len = 3 + (res ? res->n : 0) * (UUID_STRLEN + 1);
+	char *p;
+
+	if (res == NULL) {		/* the daemon stops */
+		svc_op_free(&h->op);
+		return;
+	}
+	if ((h->here = p = malloc(len)) == NULL) {
+		svc_op_fail(&h->op, 500, "internal", "Out of memory");
+		return;
+	}
+	*p++ = '{';
+	for (size_t i = 0; i < res->n; i++)
+		p += snprintf(p, len - (size_t)(p - h->here), "%s%s", i ? "," : "", res->ids[i]);
+	snprintf(p, len - (size_t)(p - h->here), "}");
+	h->params[4] = h->here;
+	svc_op_call(&h->op, "chat_message_send", h->params);
+}
+
+static void
+chat_here_members_cb(PGresult *res, void *arg)
+{
+	struct chat_here_op *h = arg;
+
+	if (!svc_op_ok(&h->op, res, PGRES_TUPLES_OK))
+		return;
+	chat_store_presence_connected(PQgetvalue(res, 0, 0), chat_here_connected_cb, h);
+}
+
+/* POST /api/message/send {room_id, content, type?} → MessageResponse. A
+ * text that says @here first asks who of the room holds a socket. */
 static void
 chat_message_send(struct svc_request *r)
 {
 	cJSON *body = svc_request_json(r);
-	const char *params[4] = { NULL, r->user_id, NULL, NULL };
+	const char *params[5] = { NULL, r->user_id, NULL, NULL, NULL };
+	struct chat_here_op *h;
 
 	if (body == NULL)
 		return;
-	if (chat_content(r, body, true, &params[2]) &&
-	    svc_body_uuid(r, body, "room_id", true, &params[0]) &&
-	    (params[3] = chat_message_type(r, body)) != NULL)
+	if (!chat_content(r, body, true, &params[2]) ||
+	    !svc_body_uuid(r, body, "room_id", true, &params[0]) ||
+	    (params[3] = chat_message_type(r, body)) == NULL) {
+		cJSON_Delete(body);
+		return;
+	}
+	if (strcasestr(params[2], "@here") == NULL) {
 		svc_call(r, "chat_message_send", params);
-	cJSON_Delete(body);		/* pg_exec copied the parameters */
+		cJSON_Delete(body);		/* pg_exec copied the parameters */
+		return;
+	}
+	if ((h = svc_op_new(r, body, sizeof(*h), chat_here_op_free)) == NULL)
+		return;
+	memcpy(h->params, params, sizeof(params));
+	svc_op_query(&h->op, "chat_room_member_ids", params, chat_here_members_cb);
 }
 
 void

@@ -234,10 +234,13 @@ $$;
 -- ------------------------------------------------------------ sending
 
 -- Writes the mentions of message m (@name, @all, @here) and a notification
--- for each. @here names every member too: presence lives in Redis, which
--- this transaction cannot see. A member who blocked the author
+-- for each. @here names the members in p_here, those chatd found holding a
+-- socket (presence lives in Redis, which this transaction cannot see),
+-- but for those who show themselves offline (invisible, offline, or
+-- show_online_status off: docs/status-privacy.md); every member when
+-- p_here is NULL (not known). A member who blocked the author
 -- (chat.blocks, docs/social.md) is not mentioned, not even by @all.
-CREATE FUNCTION chat.mentions_write(m chat.messages) RETURNS void
+CREATE FUNCTION chat.mentions_write(m chat.messages, p_here uuid[] DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     actor text;
@@ -256,7 +259,12 @@ BEGIN
         UNION ALL
         SELECT mb.user_id, n.name, CASE n.name WHEN 'all' THEN 2 ELSE 3 END
         FROM names n JOIN chat.members mb ON mb.room_id = m.room_id
-        WHERE n.name IN ('all', 'here')
+        WHERE n.name = 'all' OR (n.name = 'here'
+            AND (p_here IS NULL OR mb.user_id = ANY (p_here))
+            AND NOT EXISTS (SELECT 1 FROM chat.presence p      -- 005_presence.sql
+                            WHERE p.user_id = mb.user_id AND p.status IN ('invisible', 'offline'))
+            AND NOT EXISTS (SELECT 1 FROM chat.privacy v       -- 006_dm.sql
+                            WHERE v.user_id = mb.user_id AND NOT v.show_online_status))
     ), chosen AS (
         SELECT DISTINCT ON (x.user_id) x.user_id, x.type
         FROM named x JOIN chat.members mb ON mb.room_id = m.room_id AND mb.user_id = x.user_id
@@ -282,7 +290,7 @@ $$;
 -- only; moderators and up are exempt), the row, the sender's
 -- last_message_at, mentions when p_mentions, and the chat-message event.
 CREATE FUNCTION chat.message_post(p_room uuid, p_user uuid, p_content text, p_type text,
-    p_forwarded uuid, p_mentions boolean) RETURNS chat.reply
+    p_forwarded uuid, p_mentions boolean, p_here uuid[] DEFAULT NULL) RETURNS chat.reply
 LANGUAGE plpgsql AS $$
 DECLARE
     v_seq bigint;
@@ -321,7 +329,7 @@ BEGIN
     UPDATE chat.members SET last_message_at = now()
     WHERE room_id = p_room AND user_id = p_user;
     IF p_mentions THEN
-        PERFORM chat.mentions_write(m);
+        PERFORM chat.mentions_write(m, p_here);
     END IF;
     body := chat.message_json(m);
     env := chat.emit(p_room, 'chat-message', p_user, body);
@@ -333,10 +341,11 @@ END;
 $$;
 
 -- POST /api/message/send. p_type is 'text' or 'system' (chatd lets only
--- global admins ask for 'system').
-CREATE FUNCTION chat.message_send(p_room uuid, p_user uuid, p_content text, p_type text)
-RETURNS chat.reply LANGUAGE sql AS $$
-    SELECT chat.message_post(p_room, p_user, p_content, p_type, NULL, true);
+-- global admins ask for 'system'); p_here: who of the room is connected,
+-- when the text says @here (chat.mentions_write).
+CREATE FUNCTION chat.message_send(p_room uuid, p_user uuid, p_content text, p_type text,
+    p_here uuid[]) RETURNS chat.reply LANGUAGE sql AS $$
+    SELECT chat.message_post(p_room, p_user, p_content, p_type, NULL, true, p_here);
 $$;
 
 -- POST /api/message/forward: a copy in p_room that names its original. A

@@ -3,12 +3,16 @@
 slow mode, system messages, mentions), edit with history, delete, forward,
 full-text search, read receipts and mentions."""
 
+import asyncio
 import threading
+
+import websockets
 
 from authlib import client_ip  # noqa: F401  (autouse: one client address per test)
 from authlib import assert_error, get, pg_exec, pg_rows, post, put, request
 from chatlib import (assert_message, history, join, last_event, real_user, room_events,
                      room_with, send, send_raw, set_role, token_user, as_admin, new_room)
+from stacklib import wait_until
 
 EMOJI = "\U0001F600"  # 4 bytes in UTF-8
 
@@ -499,6 +503,48 @@ def test_search_full_text_in_the_callers_rooms(stack):
 
 # ------------------------------------------------------------ mentions
 
+def connected(stack, users, fn, also=()):
+    """Runs fn while every one of users and of also holds a /api/ws socket;
+    returns what fn returned. users must show online to themselves (also
+    need not: their sockets open first, and chatd records sockets in
+    order)."""
+    async def go():
+        socks = [await websockets.connect(
+            f"ws://127.0.0.1:{stack.port}/api/ws?token={u.token}") for u in (*also, *users)]
+        try:
+            for u in users:
+                wait_until(lambda u=u: get(stack, "/api/presence/user", token=u.token,
+                                           params={"user_id": u.id}).json()["status"] == "online",
+                           5, interval=0.05, what=f"{u} online")
+            return await asyncio.to_thread(fn)
+        finally:
+            for ws in socks:
+                await ws.close()
+    return asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def here_mentioned(stack, message_id):
+    return {u for (u,) in pg_rows(stack, "SELECT user_id::text FROM chat.mentions"
+                                  " WHERE message_id = %s AND type = 'here'", (message_id,))}
+
+
+def test_here_mentions_only_the_members_online_who_show_it(stack):
+    """@here: the members holding a socket, not the others, and not those
+    who show themselves offline (invisible, or online status hidden)."""
+    owner, on, off, invisible, hidden = (real_user(stack) for _ in range(5))
+    room = room_with(stack, owner, on, off, invisible, hidden)
+    r = put(stack, "/api/status/update", {"status": "invisible"}, token=invisible.token)
+    assert r.status_code == 200, r.text
+    r = put(stack, "/api/privacy/update", {"show_online_status": False}, token=hidden.token)
+    assert r.status_code == 200, r.text
+    m = connected(stack, [owner, on], lambda: send(stack, owner.token, room, "hi @HERE"),
+                  also=[invisible, hidden])
+    assert here_mentioned(stack, m["id"]) == {on.id}
+    assert here_mentioned(stack, send(stack, owner.token, room, "@here, anyone?")["id"]) == set()
+    a = send(stack, owner.token, room, "@all of you")
+    assert len(pg_rows(stack, "SELECT 1 FROM chat.mentions WHERE message_id = %s",
+                       (a["id"],))) == 4
+
 def test_mentions_and_notifications_written_with_the_message(stack):
     owner, bob, carol, outsider = (real_user(stack) for _ in range(4))
     room = room_with(stack, owner, bob, carol)
@@ -521,7 +567,7 @@ def test_mentions_and_notifications_written_with_the_message(stack):
                           " WHERE data->>'message_id' = %s", (a["id"],)))
     assert titles == {owner.id: f"{bob.username} mentioned @all",
                       carol.id: f"{bob.username} mentioned you"}
-    h = send(stack, carol.token, room, "@here now")
+    h = connected(stack, [owner, bob], lambda: send(stack, carol.token, room, "@here now"))
     assert dict(pg_rows(stack, "SELECT user_id::text, type FROM chat.mentions"
                         " WHERE message_id = %s", (h["id"],))) == {owner.id: "here", bob.id: "here"}
 
