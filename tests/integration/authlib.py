@@ -363,17 +363,6 @@ def rows_containing(stack, *needles):
 
 # ------------------------------------------------------------ a second gatewayd
 
-def second_gatewayd_conf(stack, port):
-    """The stack's gatewayd.conf for another gatewayd on port: its own
-    control socket and metrics port too, as the stack's are taken."""
-    text = (Path(stack.run_dir) / "etc" / "gatewayd.conf").read_text()
-    text, n = re.subn(r"(?m)^port = \d+$", f"port = {port}", text, count=1)
-    assert n == 1, "no 'port =' line in gatewayd.conf"
-    text = re.sub(r"(?m)^socket = .*$", f"socket = {stack.run_dir}/sock/gatewayd-{port}.ctl",
-                  text)
-    return re.sub(r"(?m)^listen = 127\.0\.0\.1:\d+$", "listen = 127.0.0.1:0", text)
-
-
 class ExtraGatewayd:
     """Another gatewayd of the stack, from its gatewayd.conf with another
     port; logs into RUN_DIR/log (so that the stack's sanitizer check reads
@@ -383,7 +372,14 @@ class ExtraGatewayd:
         self.stack = stack
         self.port = free_port()
         self.conf = Path(stack.run_dir) / "etc" / f"gatewayd-{self.port}.conf"
-        self.conf.write_text(second_gatewayd_conf(stack, self.port))
+        text = (Path(stack.run_dir) / "etc" / "gatewayd.conf").read_text()
+        text, n = re.subn(r"(?m)^port = \d+$", f"port = {self.port}", text, count=1)
+        assert n == 1, "no 'port =' line in gatewayd.conf"
+        # its own control socket and metrics port: the stack's are taken
+        text = re.sub(r"(?m)^socket = .*$",
+                      f"socket = {stack.run_dir}/sock/gatewayd-{self.port}.ctl", text)
+        text = re.sub(r"(?m)^listen = 127\.0\.0\.1:\d+$", "listen = 127.0.0.1:0", text)
+        self.conf.write_text(text)
         self.log_path = Path(stack.run_dir) / "log" / f"gatewayd-{self.port}.log"
         self.proc = None
 

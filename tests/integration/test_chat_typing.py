@@ -211,7 +211,12 @@ def stop(stack, token, room_id, method="DELETE"):
 
 
 def typers(stack, token, room_id):
-    r = get(stack, "/api/typing/users", token=token, params={"room_id": room_id})
+    return typing_list(stack, token, room_id=room_id)
+
+
+def typing_list(stack, token, **where):
+    """GET /api/typing/users?<where>: 200, and each typist's shape."""
+    r = get(stack, "/api/typing/users", token=token, params=where)
     assert r.status_code == 200, r.text
     body = r.json()
     assert isinstance(body, list), body

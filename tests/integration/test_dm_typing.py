@@ -24,7 +24,7 @@ from authlib import assert_error, client_ip, get, pg_exec, pg_rows, post, reques
 from chatlib import join, new_room, real_user, token_user
 from stacklib import RFC3339_RE
 from test_chat_typing import (THROTTLE_S, TTL_S, ChatdEvents, assert_ok, chatd_call,
-                              redis_cli, sock_path, ws_next, ws_url)
+                              redis_cli, sock_path, typing_list, ws_next, ws_url)
 
 DM_EVENT_KEYS = {"type", "conversation_id", "user_id", "target_user_id", "payload",
                  "timestamp", "to"}
@@ -91,14 +91,7 @@ def users_of(stack, user, **where):
 
 
 def typers(stack, user, **where):
-    r = users_of(stack, user, **where)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert isinstance(body, list), body
-    for t in body:
-        assert set(t) == {"user_id", "username", "started_at"}, t
-        assert RFC3339_RE.match(t["started_at"]), t
-    return body
+    return typing_list(stack, user.token, **where)
 
 
 def ids(typists):

@@ -20,9 +20,9 @@ import uuid
 
 import pytest
 
-from authlib import second_gatewayd_conf
+from authlib import ExtraGatewayd
 from stacklib import (Stack, StackError, bin_dir, find_sanitizer_reports, finish_stack,
-                      free_port, make_run_dir, pid_running, sanitizer_env, wait_until)
+                      free_port, make_run_dir, pid_running, wait_until)
 
 LIMIT = 5
 LOGIN = "/api/auth/login"
@@ -50,42 +50,11 @@ def rl_stack(request):
         pytest.fail("\n\n".join(problems) + f"\nrun directory kept: {st.run_dir}", pytrace=False)
 
 
-class Gateway:
-    """A second gatewayd of the stack: the stack's config on another port."""
-
-    def __init__(self, st):
-        self.st = st
-        self.port = free_port()
-        self.conf = st.run_dir / "etc" / "gatewayd2.conf"
-        self.conf.write_text(second_gatewayd_conf(st, self.port))
-        self.log = st.run_dir / "log" / "gatewayd2.log"
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([str(st.bin_dir / "gatewayd"), "-f", str(self.conf)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         env=sanitizer_env(st.run_dir), start_new_session=True)
-        try:
-            wait_until(lambda: status(self.port, "GET", "/health")[0] == 200, 30,
-                       interval=0.2, what="the second gatewayd's /health to answer 200")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
-
-
 @pytest.fixture(scope="module")
 def gw2(rl_stack):
-    g = Gateway(rl_stack)
+    g = ExtraGatewayd(rl_stack).start(timeout=30)
     yield g
-    assert g.stop() == 0, g.log.read_text(errors="replace")[-3000:]
+    assert g.stop() == 0, g.log_path.read_text(errors="replace")[-3000:]
 
 
 def call(port, method, path, src="127.0.0.1", body=None):
@@ -227,9 +196,9 @@ def test_limit_reloads(rl_stack, gw2):
     st = rl_stack
     text = gw2.conf.read_text()
     gw2.conf.write_text(text.replace(f"auth_per_minute = {LIMIT}\n", "auth_per_minute = 0\n"))
-    before = log_size(gw2.log)
+    before = log_size(gw2.log_path)
     gw2.proc.send_signal(signal.SIGHUP)
-    wait_until(lambda: "reload:" in gw2.log.read_text(errors="replace")[before:], 5,
+    wait_until(lambda: "reload:" in gw2.log_path.read_text(errors="replace")[before:], 5,
                what="the second gatewayd to reload")
     try:
         fresh_window(20)
@@ -242,9 +211,9 @@ def test_limit_reloads(rl_stack, gw2):
         assert_limited(login(st.port, src))
     finally:
         gw2.conf.write_text(text)
-        before = log_size(gw2.log)
+        before = log_size(gw2.log_path)
         gw2.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: "reload:" in gw2.log.read_text(errors="replace")[before:], 5,
+        wait_until(lambda: "reload:" in gw2.log_path.read_text(errors="replace")[before:], 5,
                    what="the second gatewayd to reload")
 
 
@@ -282,7 +251,7 @@ def test_redis_stalled_falls_back_without_waiting(rl_stack, gw2):
 def test_redis_down_limits_per_process_then_shared_again(rl_stack, gw2):
     st = rl_stack
     gwlog = st.run_dir / "log" / "gatewayd.log"
-    since, since2 = log_size(gwlog), log_size(gw2.log)
+    since, since2 = log_size(gwlog), log_size(gw2.log_path)
     pid = redis_pid(st)
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not pid_running(pid), 5, what="Redis to exit")
@@ -299,11 +268,11 @@ def test_redis_down_limits_per_process_then_shared_again(rl_stack, gw2):
         assert_limited(login(gw2.port, src))
         assert_allowed(login(st.port, "127.0.0.31"), "another client")
         assert log_count(gwlog, DEGRADED, since) == 1
-        assert log_count(gw2.log, DEGRADED, since2) == 1
+        assert log_count(gw2.log_path, DEGRADED, since2) == 1
         assert log_count(gwlog, RECOVERED, since) == 0
     finally:
         redis_restart(st)
-    for port, path, s in ((st.port, gwlog, since), (gw2.port, gw2.log, since2)):
+    for port, path, s in ((st.port, gwlog, since), (gw2.port, gw2.log_path, since2)):
         wait_until(lambda: login(port, "127.0.0.32") and log_count(path, RECOVERED, s) == 1,
                    15, interval=0.3, what=f"gatewayd on {port} to count in Redis again")
     # Shared again.
