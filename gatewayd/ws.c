@@ -641,31 +641,35 @@ gw_ws_free(struct gw_ws *ws)
 	gw_ws_free_ctx(ws);
 }
 
-/* A session was revoked: its sockets close with 4001 at once. */
-void
-gw_ws_revoke(struct gw *gw, const char *session_id)
-{
-	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
-		next = ws->next;
-		if (strcmp(ws->session_id, session_id) == 0)
-			gw_ws_close(ws, 4001, "session revoked");
-	}
-}
-
-int
-gw_ws_kick(struct gw *gw, const char *id)
+/* Closes with code the open sockets of session id, or of user id too when
+ * users; how many. */
+static int
+gw_ws_close_of(struct gw *gw, const char *id, bool users, uint16_t code, const char *reason)
 {
 	int n = 0;
 
 	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
 		next = ws->next;
-		if (!ws->dead && (strcasecmp(ws->session_id, id) == 0 ||
-		    strcasecmp(ws->user_id, id) == 0)) {
-			gw_ws_close(ws, 4003, "closed by an operator");
+		if (!ws->dead && !ws->conn->closing && (strcasecmp(ws->session_id, id) == 0 ||
+		    (users && strcasecmp(ws->user_id, id) == 0))) {
+			gw_ws_close(ws, code, reason);
 			n++;
 		}
 	}
 	return n;
+}
+
+/* A session was revoked: its sockets close with 4001 at once. */
+void
+gw_ws_revoke(struct gw *gw, const char *session_id)
+{
+	gw_ws_close_of(gw, session_id, false, 4001, "session revoked");
+}
+
+int
+gw_ws_kick(struct gw *gw, const char *id)
+{
+	return gw_ws_close_of(gw, id, true, 4003, "closed by an operator");
 }
 
 int
