@@ -126,12 +126,14 @@ test-unit: $(UNIT_TESTS)
 test-integration: all
 	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
-# The voice test sends media (WebRTC through the stack's coturn): it runs,
+# The voice tests send media (WebRTC through the stack's coturn): they run,
 # stack and browser, in a network namespace whose only interface is lo.
 test-browser: all
-	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" node --test tests/browser/home.test.mjs
+	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" node --test --test-concurrency=1 \
+		tests/browser/home.test.mjs tests/browser/client.test.mjs
 	ENCLAVR_BIN="$(CURDIR)/$(BUILD)/bin" unshare -n sh -c \
-		'ip link set lo up && exec node --test tests/browser/voice.test.mjs'
+		'ip link set lo up && exec node --test --test-concurrency=1 \
+		tests/browser/voice.test.mjs tests/browser/client-voice.test.mjs'
 
 bench: all
 	bench/http/run.sh "$(CURDIR)/$(BUILD)/bin"
@@ -144,6 +146,10 @@ bench-fanout: all
 .PHONY: bench-dm
 bench-dm: all
 	bench/dm/run.sh "$(CURDIR)/$(BUILD)/bin"
+
+.PHONY: bench-web
+bench-web: all
+	bench/web/run.sh "$(CURDIR)/$(BUILD)/bin"
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \

@@ -1,5 +1,5 @@
-// The placeholder page loads from gatewayd, runs its script under our CSP,
-// reports every daemon up, and makes no request outside the deployment.
+// The client's first page loads from gatewayd under our CSP, shows the
+// sign-in form, and makes no request outside the deployment.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -20,7 +20,7 @@ after(async () => {
   stack?.stop();
 });
 
-test('home page shows every daemon up, with no foreign request', async () => {
+test('the first page is the sign-in form, with no foreign request', async () => {
   const page = await browser.newPage();
   const requests = [];
   const problems = [];
@@ -31,17 +31,16 @@ test('home page shows every daemon up, with no foreign request', async () => {
   const res = await page.goto(stack.base + '/');
   assert.equal(res.status(), 200);
   assert.equal(await page.title(), 'Enclavr');
-  await page.waitForSelector('#health[data-state="up"]', { timeout: 10000 });
-  const text = await page.textContent('#health');
-  for (const d of ['authd', 'chatd', 'voiced']) assert.match(text, new RegExp(`${d} up`));
+  await page.waitForSelector('form.auth-form input[name="username"]', { timeout: 10000 });
+  assert.equal(await page.textContent('h1'), 'Sign in to Enclavr');
 
   assert.deepEqual(problems, [], 'no console errors or CSP violations');
   for (const url of requests) assert.ok(url.startsWith(stack.base + '/'), `foreign request: ${url}`);
-  assert.ok(requests.some((u) => u.endsWith('/app.js')));
-  assert.ok(requests.some((u) => u.endsWith('/style.css')));
+  assert.ok(requests.some((u) => u.endsWith('/js/app.js')));
+  assert.ok(requests.some((u) => u.endsWith('/css/base.css')));
 
   mkdirSync(path.join(outputDir, 'screenshots'), { recursive: true });
-  await page.screenshot({ path: path.join(outputDir, 'screenshots', 'home.png') });
+  await page.screenshot({ path: path.join(outputDir, 'screenshots', 'sign-in.png') });
   await page.close();
 });
 

@@ -36,8 +36,8 @@ def test_index_at_root(stack):
 
 @pytest.mark.parametrize("name,ctype", [
     ("index.html", "text/html; charset=utf-8"),
-    ("style.css", "text/css; charset=utf-8"),
-    ("app.js", "text/javascript; charset=utf-8"),
+    ("css/base.css", "text/css; charset=utf-8"),
+    ("js/app.js", "text/javascript; charset=utf-8"),
 ])
 def test_content_types(stack, name, ctype):
     status, h, body = fetch(stack, "/" + name)
@@ -48,10 +48,10 @@ def test_content_types(stack, name, ctype):
 
 
 def test_etag_if_none_match_304(stack):
-    status, h, body = fetch(stack, "/app.js")
+    status, h, body = fetch(stack, "/js/app.js")
     etag = h["ETag"]
     assert status == 200 and etag.startswith('"') and etag.endswith('"')
-    status, h2, body2 = fetch(stack, "/app.js", headers={"If-None-Match": etag})
+    status, h2, body2 = fetch(stack, "/js/app.js", headers={"If-None-Match": etag})
     assert status == 304
     assert body2 == b""
     assert h2["ETag"] == etag
@@ -60,29 +60,29 @@ def test_etag_if_none_match_304(stack):
         assert h2[name]
     # a list containing it, a weak form, and '*' also match
     for inm in (f'"nope", {etag}', f"W/{etag}", "*"):
-        assert fetch(stack, "/app.js", headers={"If-None-Match": inm})[0] == 304, inm
+        assert fetch(stack, "/js/app.js", headers={"If-None-Match": inm})[0] == 304, inm
     # another tag does not
-    status, _, body3 = fetch(stack, "/app.js", headers={"If-None-Match": '"other"'})
+    status, _, body3 = fetch(stack, "/js/app.js", headers={"If-None-Match": '"other"'})
     assert status == 200 and body3 == body
 
 
 def test_last_modified_if_modified_since_304(stack):
-    status, h, body = fetch(stack, "/style.css")
+    status, h, body = fetch(stack, "/css/base.css")
     lm = h["Last-Modified"]
     assert status == 200 and lm.endswith(" GMT")
-    assert abs(parsedate_to_datetime(lm).timestamp() - (WEB / "style.css").stat().st_mtime) < 1
-    status, h2, body2 = fetch(stack, "/style.css", headers={"If-Modified-Since": lm})
+    assert abs(parsedate_to_datetime(lm).timestamp() - (WEB / "css/base.css").stat().st_mtime) < 1
+    status, h2, body2 = fetch(stack, "/css/base.css", headers={"If-Modified-Since": lm})
     assert status == 304 and body2 == b""
     later = formatdate(time.time() + 3600, usegmt=True)
-    assert fetch(stack, "/style.css", headers={"If-Modified-Since": later})[0] == 304
+    assert fetch(stack, "/css/base.css", headers={"If-Modified-Since": later})[0] == 304
     earlier = formatdate(parsedate_to_datetime(lm).timestamp() - 3600, usegmt=True)
-    status, _, body3 = fetch(stack, "/style.css", headers={"If-Modified-Since": earlier})
+    status, _, body3 = fetch(stack, "/css/base.css", headers={"If-Modified-Since": earlier})
     assert status == 200 and body3 == body
     # garbage dates are ignored
-    assert fetch(stack, "/style.css", headers={"If-Modified-Since": "yesterday"})[0] == 200
+    assert fetch(stack, "/css/base.css", headers={"If-Modified-Since": "yesterday"})[0] == 200
 
 
-@pytest.mark.parametrize("name", ["index.html", "style.css", "app.js"])
+@pytest.mark.parametrize("name", ["index.html", "css/base.css", "js/app.js"])
 def test_gzip(stack, name):
     raw = (WEB / name).read_bytes()
     status, h, body = fetch(stack, "/" + name, headers={"Accept-Encoding": "gzip, deflate, br"})
@@ -99,12 +99,12 @@ def test_gzip(stack, name):
 
 
 def test_gzip_refused_with_q0(stack):
-    status, h, body = fetch(stack, "/app.js", headers={"Accept-Encoding": "gzip;q=0"})
+    status, h, body = fetch(stack, "/js/app.js", headers={"Accept-Encoding": "gzip;q=0"})
     assert status == 200 and h.get("Content-Encoding") is None
-    assert body == (WEB / "app.js").read_bytes()
+    assert body == (WEB / "js/app.js").read_bytes()
 
 
-@pytest.mark.parametrize("path,ae", [("/", None), ("/app.js", None), ("/app.js", "gzip")])
+@pytest.mark.parametrize("path,ae", [("/", None), ("/js/app.js", None), ("/js/app.js", "gzip")])
 def test_head(stack, path, ae):
     headers = {"Accept-Encoding": ae} if ae else {}
     gstatus, gh, gbody = fetch(stack, path, headers=headers)
