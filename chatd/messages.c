@@ -18,7 +18,7 @@
 #define CHAT_SEND_BODY_MAX 65536	/* 4000 characters as \uXXXX pairs */
 
 const struct pg_stmt chat_messages_stmts[] = {
-	{ "chat_messages_list", SVC_REPLY("chat.messages_list($1, $2, $3, $4, $5, $6)"), 6 },
+	{ "chat_messages_list", SVC_REPLY("chat.messages_page($1, $2, $3, $4, $5, $6)"), 6 },
 	{ "chat_message_send", SVC_REPLY("chat.message_send($1, $2, $3, $4, $5::uuid[])"), 5 },
 	/* The room's members, for who of them is here (@here). */
 	{ "chat_room_member_ids", "SELECT coalesce(string_agg(user_id::text, ','), '')"

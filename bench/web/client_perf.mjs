@@ -10,7 +10,6 @@
 //           requestAnimationFrame and frames and long tasks from the trace.
 //
 //   node client_perf.mjs BASE USERNAME PASSWORD ROOM_ID MESSAGES   (cwd tests/browser)
-import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { launchBrowser } from '../../tests/browser/browser.mjs';
 
@@ -87,12 +86,24 @@ function report(what, r) {
     + ` ${r.rows} message rows in the DOM at the end`);
 }
 
+// Frames as the compositor reported them (PipelineReporter: presented,
+// dropped, or nothing to update) and main-thread tasks over 50 ms.
 function traceSummary(buf) {
   const events = JSON.parse(buf.toString()).traceEvents;
-  const draws = events.filter((e) => e.name === 'DrawFrame').length;
-  const tasks = events.filter((e) => e.name === 'RunTask' && e.dur > 50000).length;
-  const longest = Math.max(0, ...events.filter((e) => e.name === 'RunTask').map((e) => e.dur || 0)) / 1000;
-  return `trace: ${draws} DrawFrame events, ${tasks} tasks over 50 ms, longest task ${r1(longest)} ms`;
+  const states = {};
+  for (const e of events) {
+    if (e.name !== 'PipelineReporter' || e.ph !== 'b') continue;
+    const st = e.args?.frame_reporter?.state ?? 'unknown';
+    states[st] = (states[st] ?? 0) + 1;
+  }
+  const shown = (states.STATE_PRESENTED_ALL ?? 0) + (states.STATE_PRESENTED_PARTIAL ?? 0);
+  const dropped = states.STATE_DROPPED ?? 0;
+  const tasks = events.filter((e) => /RunTask$/.test(e.name) && e.ph === 'X');
+  const long = tasks.filter((e) => e.dur > 50000).length;
+  const longest = Math.max(0, ...tasks.map((e) => e.dur || 0)) / 1000;
+  return `trace: ${shown} frames presented, ${dropped} dropped (${r1(100 * dropped / Math.max(1, shown + dropped))} %),`
+    + ` ${states.STATE_NO_UPDATE_DESIRED ?? 0} with nothing to update; ${tasks.length} tasks, ${long} over 50 ms,`
+    + ` longest ${r1(longest)} ms`;
 }
 
 async function measureScroll(browser) {
@@ -105,12 +116,13 @@ async function measureScroll(browser) {
   await page.waitForSelector('#connection[data-state="online"]');
   await page.goto(`${base}/#/room/${roomId}`);
   await page.waitForSelector(`#view [data-testid="message-text"]:text("Message ${count}:")`);
-  await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline.frame'] });
+  await browser.startTracing(page, { categories: ['devtools.timeline', 'toplevel', 'benchmark',
+    'disabled-by-default-devtools.timeline.frame'] });
   const up = await page.evaluate(scrollThrough, [-120, 3000, 240000]);
   const oldest = await page.$$eval('#view [data-testid="message-text"]', (els) => els.some((e) => e.textContent.startsWith('Message 1:')));
   const down = await page.evaluate(scrollThrough, [400, 1000, 120000]);
   const trace = await browser.stopTracing();
-  writeFileSync(path.join(process.env.TMPDIR || '/tmp', 'enclavr-web-scroll-trace.json'), trace);
+  if (process.env.BENCH_WEB_TRACE) writeFileSync(process.env.BENCH_WEB_TRACE, trace);
   report(`up (loading history as it goes; reached the oldest: ${oldest})`, up);
   report('down (all loaded)', down);
   console.log(traceSummary(trace));

@@ -221,10 +221,11 @@ MESSAGE_KEYS = {"id", "room_id", "user_id", "username", "type", "content", "is_e
                 "is_deleted", "created_at", "updated_at", "seq"}
 
 
-def assert_message(m, forwarded=False):
+def assert_message(m, forwarded=False, listed=False):
     """The MessageResponse shape (§2.3) plus seq; forwarded_from only on
-    forwarded messages."""
-    keys = MESSAGE_KEYS | ({"forwarded_from"} if forwarded else set())
+    forwarded messages; reactions and thread in a history page (listed)."""
+    keys = MESSAGE_KEYS | ({"forwarded_from"} if forwarded else set()) | \
+        ({"reactions", "thread"} if listed else set())
     assert set(m) == keys, f"message keys: {sorted(m)}"
     assert UUID4_RE.match(m["id"]) and UUID4_RE.match(m["room_id"]), m
     assert RFC3339_RE.match(m["created_at"]) and RFC3339_RE.match(m["updated_at"]), m

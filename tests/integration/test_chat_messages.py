@@ -199,7 +199,8 @@ def test_history_newest_first_with_cursors(stack):
     assert ids(history(stack, owner.token, room, after=sent[6])) == []
     assert ids(history(stack, owner.token, room, limit=100)) == newest
     for m in history(stack, owner.token, room).json():
-        assert_message(m)
+        assert_message(m, listed=True)
+        assert m["reactions"] == [] and m["thread"] is None, m
     for bad in ("0", "101", "-1", "abc", "5x", ""):
         r = history(stack, owner.token, room, limit=bad)
         if bad == "":

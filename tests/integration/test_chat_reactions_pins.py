@@ -193,3 +193,27 @@ def test_pin_refusals(stack):
     request(stack, "DELETE", "/api/message/delete", token=owner.token,
             params={"message_id": gone["id"]})
     assert_error(pin(stack, owner.token, gone["id"], room), 404, "not_found")
+
+
+def test_history_carries_reactions_and_thread(stack):
+    """A history page gives each message its reactions (as /api/reactions,
+    seen by the caller) and its thread ({id, message_count} of live
+    replies, or null): a client needs no request per message."""
+    owner, bob = real_user(stack), real_user(stack)
+    room = room_with(stack, owner, bob)
+    m = send(stack, owner.token, room, "with details")
+    plain = send(stack, owner.token, room, "without")
+    assert react(stack, bob.token, m["id"], EMOJI).status_code == 200
+    assert react(stack, owner.token, m["id"], "+1").status_code == 200
+    t = post(stack, "/api/thread/create", {"parent_id": m["id"], "room_id": room,
+                                           "content": "a reply"}, token=bob.token).json()
+    gone = post(stack, "/api/thread/message", {"content": "gone"}, token=owner.token,
+                params={"thread_id": t["id"]}).json()
+    assert request(stack, "DELETE", "/api/thread/message/delete", token=owner.token,
+                   params={"message_id": gone["id"]}).status_code == 200
+    page = get(stack, "/api/messages", token=bob.token, params={"room_id": room}).json()
+    listed = {x["id"]: x for x in page}
+    assert listed[m["id"]]["reactions"] == reactions(stack, bob.token, m["id"]).json()
+    assert [r["has_reacted"] for r in listed[m["id"]]["reactions"]] == [True, False]
+    assert listed[m["id"]]["thread"] == {"id": t["id"], "message_count": 1}
+    assert listed[plain["id"]]["reactions"] == [] and listed[plain["id"]]["thread"] is None

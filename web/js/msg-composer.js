@@ -28,7 +28,7 @@ export function composer({ label = 'Message', placeholder, send, typing, members
     menu?.el, notice, h('div', { class: 'composer-box' }, ta, counter, button));
   let lastTyping = 0;
   let typingOn = false;
-  let sending = false;
+  let queue = Promise.resolve();
 
   const stopTyping = () => { if (typingOn) { typingOn = false; lastTyping = 0; typing?.(false); } };
 
@@ -39,22 +39,18 @@ export function composer({ label = 'Message', placeholder, send, typing, members
     button.disabled = ta.disabled || !ta.value.trim() || n > MAX_CHARS;
   }
 
-  async function submit() {
+  // Sends go out one after another, in order: a message typed while the
+  // previous one is on its way waits for it instead of being refused.
+  function submit() {
     const text = ta.value;
-    if (sending || ta.disabled || !text.trim() || charCount(text) > MAX_CHARS) return;
-    sending = true;
+    if (ta.disabled || !text.trim() || charCount(text) > MAX_CHARS) return;
     stopTyping();
     ta.value = '';
     refresh();
-    try {
-      await send(text);
-    } catch (e) {
-      if (!ta.value) ta.value = text;
-      refresh();
+    queue = queue.then(() => send(text)).catch((e) => {
+      if (!ta.value) { ta.value = text; refresh(); }
       toastError(e);
-    } finally {
-      sending = false;
-    }
+    });
   }
 
   ta.addEventListener('keydown', (e) => {

@@ -2,6 +2,7 @@
 // shape the shared view (msg-view.js) expects. See msg-view.js for the
 // source contract; the DM and group sources are in msg-source-dm.js.
 import { api } from './api.js';
+import { reactionMap } from './msg-store.js';
 import { live } from './live.js';
 import { session } from './session.js';
 import { cachedUser, rememberUser } from './users.js';
@@ -9,10 +10,14 @@ import { cachedUser, rememberUser } from './users.js';
 const RANK = { member: 1, moderator: 2, admin: 3, owner: 4 };
 export const PAGE = 100;
 
+// A history page carries each message's reactions and thread; a message
+// from a send or an event does not (they stay undefined: fetched if shown).
 const norm = (m) => ({
   id: m.id, seq: m.seq, author_id: m.user_id, author: m.username, content: m.content ?? '',
   edited: !!m.is_edited, deleted: !!m.is_deleted, created_at: m.created_at,
   updated_at: m.updated_at, system: m.type === 'system',
+  reactions: Array.isArray(m.reactions) ? reactionMap(m.reactions) : undefined,
+  thread: m.thread === undefined ? undefined : m.thread && { id: m.thread.id, count: m.thread.message_count },
 });
 
 export function roomSource(roomId) {

@@ -87,8 +87,7 @@ export function chatView(source, { onThread, onInfo, placeholder } = {}) {
     const mark = await source.readMark().catch(() => null);
     if (destroyed) return info;
     more = page.more;
-    for (const m of page.items) if (m.deleted) { m.reactions = new Map(); m.thread = null; }
-    store.put(page.items);
+    adopt(page.items);
     readMark = mark;
     placeDivider();
     ready = true;
@@ -133,6 +132,16 @@ export function chatView(source, { onThread, onInfo, placeholder } = {}) {
     list.changed(false);
   }
 
+  // A page into the store: the deleted have nothing beside them, and
+  // threads that came with their messages are known by id.
+  function adopt(items) {
+    for (const m of items) {
+      if (m.deleted) { m.reactions = new Map(); m.thread = null; }
+      if (m.thread) threads.set(m.thread.id, m.id);
+    }
+    store.put(items);
+  }
+
   function loadOlder() {
     if (!ready || !more || destroyed || Date.now() < pauseUntil) return olderLoad || Promise.resolve();
     if (olderLoad) return olderLoad;
@@ -140,7 +149,7 @@ export function chatView(source, { onThread, onInfo, placeholder } = {}) {
     list.el.setAttribute('aria-busy', 'true');
     olderLoad = source.load(store.oldest?.id).then((page) => {
       more = page.more;
-      store.put(page.items);
+      adopt(page.items);
       if (readMark) placeDivider();
     }).catch((e) => { pauseUntil = Date.now() + 5000; toastError(e); })
       .finally(() => { olderLoad = null; status.textContent = ''; list.el.removeAttribute('aria-busy'); });
