@@ -18,33 +18,36 @@ const LOADS = 10;
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]; };
 const r1 = (x) => Math.round(x * 10) / 10;
 
+// One first load in a fresh context: bytes of JS and CSS as transferred
+// (gzip bodies; with and without the response headers) and paint times.
 async function coldLoad(browser) {
   const context = await browser.newContext();
   const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  const types = new Map();
-  const bytes = { Script: 0, Stylesheet: 0, Document: 0, other: 0 };
-  cdp.on('Network.responseReceived', (e) => types.set(e.requestId, e.type));
-  cdp.on('Network.loadingFinished', (e) => {
-    const t = types.get(e.requestId);
-    bytes[t in bytes ? t : 'other'] += e.encodedDataLength;
-  });
-  await cdp.send('Network.enable');
-  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
   await page.goto(base + '/');
   const formAt = await page.waitForFunction(() => document.querySelector('form.auth-form') && performance.now())
     .then((h) => h.jsonValue());
-  const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime);
+  const r = await page.evaluate(() => {
+    const out = { fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime, files: 0, body: 0, wire: 0, raw: 0 };
+    for (const e of performance.getEntriesByType('resource')) {
+      if (!/\.(js|css)$/.test(new URL(e.name).pathname)) continue;
+      out.files++;
+      out.body += e.encodedBodySize;
+      out.wire += e.transferSize;
+      out.raw += e.decodedBodySize;
+    }
+    return out;
+  });
   await context.close();
-  return { fcp, formAt, bytes };
+  return { ...r, formAt };
 }
 
 async function measureLoads(browser) {
   const runs = [];
   for (let i = 0; i < LOADS; i++) runs.push(await coldLoad(browser));
-  const b = runs[runs.length - 1].bytes;
-  console.log(`load: JS ${b.Script} B + CSS ${b.Stylesheet} B = ${((b.Script + b.Stylesheet) / 1024).toFixed(1)} KiB`
-    + ` transferred (gzip, headers included); HTML ${b.Document} B; other ${b.other} B`);
+  const b = runs[runs.length - 1];
+  const kib = (x) => `${(x / 1024).toFixed(1)} KiB`;
+  console.log(`load: ${b.files} JS and CSS files, ${kib(b.body)} compressed bodies`
+    + ` (${kib(b.wire)} with response headers; ${kib(b.raw)} uncompressed)`);
   const fcps = runs.map((r) => r.fcp);
   const forms = runs.map((r) => r.formAt);
   console.log(`load: first contentful paint p50 ${r1(pct(fcps, 50))} ms, max ${r1(Math.max(...fcps))} ms;`
@@ -100,7 +103,7 @@ function traceSummary(buf) {
   const dropped = states.STATE_DROPPED ?? 0;
   const tasks = events.filter((e) => /RunTask$/.test(e.name) && e.ph === 'X');
   const long = tasks.filter((e) => e.dur > 50000).length;
-  const longest = Math.max(0, ...tasks.map((e) => e.dur || 0)) / 1000;
+  const longest = tasks.reduce((m, e) => Math.max(m, e.dur || 0), 0) / 1000;
   return `trace: ${shown} frames presented, ${dropped} dropped (${r1(100 * dropped / Math.max(1, shown + dropped))} %),`
     + ` ${states.STATE_NO_UPDATE_DESIRED ?? 0} with nothing to update; ${tasks.length} tasks, ${long} over 50 ms,`
     + ` longest ${r1(longest)} ms`;
