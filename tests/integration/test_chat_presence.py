@@ -444,3 +444,37 @@ def test_without_redis_state_stays_in_chatd(own_stack):
         ev.close()
     warnings = [l for l in st.log("chatd").splitlines() if "presence: Redis" in l]
     assert len(warnings) == 1 and " warn" in warnings[0], warnings
+
+
+def conversation_presence(events, conv, timeout=5):
+    """The next presence-update published on conversation conv, or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = events.next_event(f"dm.{conv}", max(0.01, deadline - time.monotonic()))
+        if got is None or got[1]["type"] == "presence-update":
+            return got and got[1]
+
+
+def test_conversation_members_see_presence_outside_rooms(stack, events):
+    """Two people with a direct conversation and no room in common may see
+    each other's presence, and a change goes to the conversation too
+    (ephemeral: no seq; "to" the other member only); a block, either way,
+    hides both."""
+    a, b = real_user(stack), real_user(stack)
+    assert_error(user_presence(stack, b, a.id), 403, "forbidden")
+    r = post(stack, "/api/dm/send", {"receiver_id": a.id, "content": "hi"}, token=b.token)
+    assert r.status_code == 200, r.text
+    conv = r.json()["conversation_id"]
+    assert shown(stack, b, a) == "offline"
+    assert sockets(stack, a, "online", GW1)
+    ev = conversation_presence(events, conv)
+    assert ev is not None, "no presence-update on the conversation"
+    assert ev["conversation_id"] == conv and ev["user_id"] == a.id and "seq" not in ev, ev
+    assert ev["payload"] == {"user_id": a.id, "username": a.username, "status": "online"}, ev
+    assert ev["to"] == [b.id], ev
+    assert shown(stack, b, a) == "online" and shown(stack, a, b) == "offline"
+    assert post(stack, "/api/block", {"blocked_id": b.id}, token=a.token).status_code == 201
+    assert_error(user_presence(stack, b, a.id), 403, "forbidden")
+    assert_error(user_presence(stack, a, b.id), 403, "forbidden")
+    assert sockets(stack, a, "offline", GW1)
+    assert conversation_presence(events, conv, timeout=1) is None

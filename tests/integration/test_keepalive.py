@@ -94,7 +94,7 @@ def test_concurrent_clients(stack):
                         c.send(req("POST", "/api/health/chatd/echo", rid,
                                    [f"Authorization: Bearer {tok}"], b'{"n":%d}' % n))
                     else:
-                        c.send(req("GET", "/app.js", rid, ["Accept-Encoding: gzip"]))
+                        c.send(req("GET", "/js/app.js", rid, ["Accept-Encoding: gzip"]))
                     r = c.read_response(timeout=10)
                     if r.status_code != 200 or r.headers.get("X-Request-ID") != rid:
                         errors.append((rid, r.status_code, r.text[:100]))

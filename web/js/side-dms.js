@@ -45,7 +45,7 @@ async function load() {
 }
 const loadSoon = debounce(() => load().catch(() => {}), 400);
 
-// Presence of the people I write to (403 when we share no room: offline).
+// Presence of the people I write to (403 after a block: offline).
 function loadPresence() {
   const peers = [...convs.values()].filter((c) => c.peerId).slice(0, 30);
   inPool(peers.map((c) => async () => {
