@@ -47,10 +47,23 @@ if (!loopbackOnly()) {
       await page.goto(`${stack.base}/#/room/${room.id}`);
       await page.click(`[data-testid="voice-channel"][data-channel-id="${ch.id}"] button:has-text("Join voice")`);
     }
-    for (const [page, other] of [[alice, bob], [bob, alice]]) {
-      await page.waitForFunction((id) => Number(document.querySelector(
-        `[data-testid="voice-participant"][data-user-id="${id}"]`)?.dataset.level) > 0,
-      other.person.id, { timeout: 20000 });
+    try {
+      for (const [page, other] of [[alice, bob], [bob, alice]]) {
+        await page.waitForFunction((id) => Number(document.querySelector(
+          `[data-testid="voice-participant"][data-user-id="${id}"]`)?.dataset.level) > 0,
+        other.person.id, { timeout: 20000 });
+      }
+    } catch (e) {
+      for (const page of pages) {
+        const why = await page.evaluate(async () => ({
+          state: document.querySelector('[data-testid="voice-state"]')?.textContent,
+          rows: [...document.querySelectorAll('[data-testid="voice-participant"]')].map((r) => ({ ...r.dataset })),
+          inbound: await window.__voice?.inboundLevels?.(),
+          log: window.__voice?.log?.slice?.(-40),
+        }));
+        console.error(page.person.name, JSON.stringify(why, null, 1));
+      }
+      throw e;
     }
     await shoot(alice, 'voice');
     await bob.click('button:has-text("Leave voice")');

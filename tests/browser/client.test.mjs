@@ -208,6 +208,36 @@ test('2FA: set up in settings, then the sign-in asks for the code', async () => 
   await alice.waitForSelector('#connection[data-state="online"]');
 });
 
+// Every control a person can reach has a name a screen reader can say.
+function unnamedControls() {
+  const named = (el) => (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+    || el.labels?.length || el.getAttribute('title') || el.textContent.trim());
+  return [...document.querySelectorAll('button, input, select, textarea, a[href], [role="button"]')]
+    .filter((el) => el.type !== 'hidden' && el.getClientRects().length && !named(el))
+    .map((el) => el.outerHTML.slice(0, 120));
+}
+
+test('every view names its controls and reflows at 200% zoom', async () => {
+  const views = ['#/', '#/browse', '#/settings', `#/dm/${bob.person.id}`, `#/room/${roomId}`];
+  for (const view of views) {
+    await alice.goto(`${stack.base}/${view}`);
+    await alice.waitForSelector('#connection[data-state="online"]');
+    await alice.waitForTimeout(300);
+    assert.deepEqual(await alice.evaluate(unnamedControls), [], `unnamed controls on ${view}`);
+  }
+  // 200 % zoom of a 1280x720 window: the same page laid out in 640x360.
+  await alice.setViewportSize({ width: 640, height: 360 });
+  for (const view of views) {
+    await alice.goto(`${stack.base}/${view}`);
+    await alice.waitForSelector('#connection[data-state="online"]');
+    await alice.waitForTimeout(300);
+    const overflow = await alice.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `${view} scrolls sideways by ${overflow} px at 200 % zoom`);
+  }
+  await shoot(alice, 'room-zoomed');
+  await alice.setViewportSize({ width: 1280, height: 720 });
+});
+
 test('no page reported an error', () => {
   assert.deepEqual([...alice.problems, ...bob.problems].filter((p) => !/Failed to load resource/.test(p)), []);
 });
