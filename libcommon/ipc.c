@@ -5,6 +5,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "uuid.h"
 
 #define IPC_RECONNECT_MIN_MS 100
 #define IPC_RECONNECT_MAX_MS 1000
@@ -708,8 +710,15 @@ ipc_client_close(struct ipc_client *cli)
 
 /* ------------------------------------------------------------ pub/sub */
 
+/* How long a closing publisher waits after its last event: events
+ * published just before a shutdown (presence going offline...) still
+ * reach the subscribers, and nng 1.5 does not leak a message that is
+ * still being sent when its pipe closes. */
+#define IPC_PUB_LINGER_MS 200
+
 struct ipc_pub {
 	nng_socket sock;
+	long long last_ms;		/* monotonic time of the last event */
 };
 
 struct ipc_pub *
@@ -767,6 +776,7 @@ ipc_publish(struct ipc_pub *p, const char *topic, const cJSON *body)
 		metrics_inc(ipc_m.publish_failed, tl);
 		return -1;
 	}
+	p->last_ms = time_mono_ms();
 	metrics_inc(ipc_m.published, tl);
 	return 0;
 }
@@ -774,8 +784,13 @@ ipc_publish(struct ipc_pub *p, const char *topic, const cJSON *body)
 void
 ipc_pub_close(struct ipc_pub *p)
 {
+	long long quiet;
+
 	if (p == NULL)
 		return;
+	quiet = time_mono_ms() - p->last_ms;
+	if (p->last_ms != 0 && quiet < IPC_PUB_LINGER_MS)
+		nng_msleep((nng_duration)(IPC_PUB_LINGER_MS - quiet));
 	nng_close(p->sock);
 	free(p);
 }

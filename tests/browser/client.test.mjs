@@ -131,6 +131,25 @@ test('markup in a message is shown as text, never run', async () => {
   await shoot(bob, 'room');
 });
 
+test('the keyboard alone reaches the composer and sends', async () => {
+  await alice.goto(`${stack.base}/#/room/${roomId}`);
+  await alice.reload(); // a fresh page: nothing focused yet
+  await alice.waitForSelector('#view [data-testid="message"]');
+  await alice.keyboard.press('Tab');
+  assert.equal(await alice.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await alice.keyboard.press('Enter');
+  assert.equal(await alice.evaluate(() => document.activeElement.id), 'view');
+  let presses = 0;
+  while (!(await alice.evaluate(() => document.activeElement.matches('textarea[aria-label="Message"]')))) {
+    assert.ok(++presses <= 15, 'the composer is more than 15 Tab presses into the view');
+    await alice.keyboard.press('Tab');
+  }
+  await alice.keyboard.type('typed without a mouse');
+  await alice.keyboard.press('Enter');
+  await waitForMessage(bob, 'typed without a mouse');
+  assert.match(alice.url(), new RegExp(`#/room/${roomId}$`));
+});
+
 test('a network drop loses nothing and shows nothing twice', async () => {
   await bob.context().setOffline(true);
   await bob.waitForSelector('#connection[data-state="offline"]');

@@ -87,7 +87,9 @@ function buildShell() {
   const me = session.user;
   const sidebar = h('nav', { id: 'sidebar', 'aria-label': 'Rooms and conversations' });
   replace(root,
-    h('a', { class: 'skip', href: '#view', text: 'Skip to content' }),
+    // Focuses the view without touching the hash (the router's).
+    h('a', { class: 'skip', href: '#view', text: 'Skip to content',
+      onclick: (e) => { e.preventDefault(); $('#view').focus(); } }),
     h('header', { class: 'topbar' },
       h('a', { class: 'brand', href: '#/', text: 'Enclavr' }),
       connectionBadge(),
