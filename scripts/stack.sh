@@ -23,8 +23,18 @@ HEALTH_WAIT_S=${HEALTH_WAIT_S:-90}
 
 die() { echo "stack: $*" >&2; exit 1; }
 
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# N distinct free ports on 127.0.0.1 other than AVOID, one per line: all
+# are held while they are chosen, so that no two of one stack are the same.
+free_ports() {	# N AVOID
+	/usr/bin/python3 -c 'import socket,sys
+n, avoid, held, ports = int(sys.argv[1]), int(sys.argv[2]), [], []
+while len(ports) < n:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+    if s.getsockname()[1] != avoid:
+        ports.append(s.getsockname()[1])
+print("\n".join(map(str, ports)))' "$1" "$2"
 }
 
 port_in_use() {
@@ -34,7 +44,7 @@ port_in_use() {
 # A TURN listening port and a relay port range above it, all free for UDP
 # and TCP on 127.0.0.1: "PORT MIN MAX". They are taken below the kernel's
 # ephemeral range, so that the outgoing connections of the machine (and
-# free_port of other stacks) do not race for them.
+# free_ports of other stacks) do not race for them.
 turn_ports() {
 	/usr/bin/python3 - "$1" <<-'EOF'
 	import random, socket, sys
@@ -330,8 +340,10 @@ up() {
 	rm -f "$run"/sock/*
 	# A failed start stops whatever it had started.
 	trap '[ $? = 0 ] || down "'"$run"'" >/dev/null 2>&1 || true' EXIT
-	PG_PORT=$(free_port)
-	REDIS_PORT=$(free_port)
+	local ports
+	mapfile -t ports < <(free_ports 6 "$HTTP_PORT")
+	PG_PORT=${ports[0]}
+	REDIS_PORT=${ports[1]}
 	read -r TURN_PORT TURN_MIN_PORT TURN_MAX_PORT < <(turn_ports 1002) ||
 		die "no free ports for coturn"
 	cat >"$run/env" <<-EOF
@@ -343,8 +355,10 @@ up() {
 	TURN_MAX_PORT=$TURN_MAX_PORT
 	BIN_DIR=$BIN_DIR
 	EOF
+	local i=2
 	for d in $DAEMONS gatewayd; do
-		echo "$(echo "$d" | tr '[:lower:]' '[:upper:]')_METRICS_PORT=$(free_port)" >>"$run/env"
+		echo "$(echo "$d" | tr '[:lower:]' '[:upper:]')_METRICS_PORT=${ports[i]}" >>"$run/env"
+		i=$((i + 1))
 	done
 	# shellcheck disable=SC1091
 	. "$run/env"
