@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { $, h, replace } from './dom.js';
 import { live } from './live.js';
+import { replayer } from './replay.js';
 import { session } from './session.js';
 import { avatar, confirmDialog, toastError } from './ui.js';
 import { displayName, getUser, presenceOf, setPresence } from './users.js';
@@ -25,7 +26,8 @@ export function mountMembers(panel, roomId) {
   const myRank = () => Math.max(session.user?.is_admin ? 4 : 0, RANK[members.get(me)?.role] ?? 0);
   const userOf = (m) => ({ id: m.user_id, username: m.username, display_name: m.display_name });
 
-  async function load() {
+  const replay = replayer();
+  const load = () => replay.read(async (settle) => {
     const [ms, online] = await Promise.all([
       api('GET', '/api/room/members', undefined, { room_id: roomId }),
       api('GET', '/api/presence/room', undefined, { room_id: roomId }).catch(() => []),
@@ -35,9 +37,10 @@ export function mountMembers(panel, roomId) {
     for (const m of ms ?? []) members.set(m.user_id, m);
     const seen = new Map((online ?? []).map((p) => [p.user_id, p.status]));
     for (const id of members.keys()) setPresence(id, seen.get(id) ?? 'offline');
+    settle();
     list.removeAttribute('aria-busy');
     render();
-  }
+  });
 
   const toggle = (id) => { expanded = expanded === id ? null : id; render(); };
 
@@ -114,7 +117,9 @@ export function mountMembers(panel, roomId) {
     } catch (e) { toastError(e); }
   }
 
-  const ev = (fn) => (e) => { if (e.room_id === roomId && !gone) fn(e.payload ?? {}, e); };
+  const ev = (fn) => (e) => {
+    if (e.room_id === roomId && !gone) replay.event(() => fn(e.payload ?? {}, e));
+  };
   const offs = [
     live.on('member-joined', ev((p) => {
       const m = { user_id: p.user_id, username: p.username, display_name: '', role: p.role ?? 'member' };

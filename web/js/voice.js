@@ -7,6 +7,7 @@
 import { api } from './api.js';
 import { $$, h, replace } from './dom.js';
 import { live } from './live.js';
+import { replayer } from './replay.js';
 import { session } from './session.js';
 import { avatar, busy, toastError } from './ui.js';
 import { displayName } from './users.js';
@@ -80,7 +81,7 @@ function createForm(roomId, reload) {
 export function mountVoice(el, roomId) {
   const channels = [];     // as GET /api/voice-channels
   const parts = new Map(); // channel id -> Map(user id -> participant)
-  const loads = [];        // for each read of the lists in flight: events meanwhile
+  const replay = replayer();
   const list = h('ul', { class: 'voice-channels', 'aria-label': 'Voice channels' });
   const state = h('p', { class: 'voice-state', 'data-testid': 'voice-state', role: 'status' });
   const note = h('p', { class: 'voice-note', hidden: true });
@@ -136,11 +137,7 @@ export function mountVoice(el, roomId) {
     parts.set(ch.id, new Map(ps.map((p) => [p.user_id, p])));
   }
 
-  // Events that arrive while the lists are being read are applied again
-  // on top of what was read (each is idempotent), so none is lost to it.
-  async function load() {
-    const during = [];
-    loads.push(during);
+  const load = () => replay.read(async (settle) => {
     try {
       const [list_, room] = await Promise.all([
         api('GET', '/api/voice-channels', undefined, { room_id: roomId }),
@@ -149,7 +146,7 @@ export function mountVoice(el, roomId) {
       await Promise.all(list_.map(loadParticipants));
       if (stopped) return;
       channels.splice(0, channels.length, ...list_);
-      during.forEach(apply);
+      settle();
       note.hidden = true;
       const manager = MANAGERS.has(room?.role) || session.user?.is_admin;
       if (manager && !formSlot.firstChild) formSlot.append(createForm(roomId, load));
@@ -159,23 +156,20 @@ export function mountVoice(el, roomId) {
       note.hidden = false;
       note.textContent = e.status === 403 || e.status === 404 ? 'Join the room to use its voice channels.' : e.message;
       render();
-    } finally {
-      loads.splice(loads.indexOf(during), 1);
     }
-  }
+  });
 
   // The call knows someone this list lacks (an event missed while the
   // room's stream was being set up): read the lists again.
   function checkCall() {
     const here = call.joined && parts.get(call.channel?.id);
-    if (here && !loads.length && [...call.members.keys()].some((id) => !here.has(id))) load();
+    if (here && !replay.busy && [...call.members.keys()].some((id) => !here.has(id))) load();
   }
 
   function onEvent(f) {
     if (f.room_id !== roomId) return;
     if (f.type.startsWith('voice-channel-')) { load(); return; }
-    for (const during of loads) during.push(f);
-    apply(f);
+    replay.event(() => apply(f));
     render();
   }
 
