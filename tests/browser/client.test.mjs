@@ -118,6 +118,35 @@ test('bob replies in a thread and alice reads it', async () => {
   await alice.waitForSelector('[data-testid="thread"] >> text=a reply in the thread');
 });
 
+test('a mention picked from the list lights up for bob; a pin and a search find messages', async () => {
+  const box = 'textarea[aria-label="Message"]';
+  await alice.fill(box, '');
+  await alice.click(box);
+  await alice.keyboard.type(`ping @${bob.person.username.slice(0, 5)}`);
+  await alice.waitForSelector(`[role="listbox"] [role="option"]:has-text("${bob.person.username}")`);
+  await alice.keyboard.press('Enter');
+  assert.equal(await alice.inputValue(box), `ping @${bob.person.username} `);
+  await alice.keyboard.type('look at this');
+  await alice.keyboard.press('Enter');
+  const text = `ping @${bob.person.username} look at this`;
+  await waitForMessage(bob, text);
+  const row = messageRow(bob, 'look at this');
+  assert.equal(await row.locator(`.mention[data-mention="${bob.person.username}"]`).count(), 1);
+  assert.match(await row.getAttribute('class'), /msg-mention/);
+
+  const pinMe = messageRow(alice, 'look at this');
+  await pinMe.hover();
+  await pinMe.locator('button[aria-label="Pin message"]').click();
+  await bob.click('button[aria-label="Pinned messages"]');
+  await bob.waitForSelector('[data-testid="pinned"] [data-testid="pinned-message"]:has-text("look at this")');
+
+  await bob.click('button[aria-label="Search messages"]');
+  await bob.fill('input[aria-label="Search"]', 'ping');
+  await bob.press('input[aria-label="Search"]', 'Enter');
+  await bob.waitForSelector('[data-testid="search-result"]:has-text("look at this")');
+  await bob.keyboard.press('Escape');
+});
+
 test('markup in a message is shown as text, never run', async () => {
   const hostile = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>', '**bold** <b>not bold</b>'];
   for (const t of hostile) await send(alice, t);
