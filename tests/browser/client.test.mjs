@@ -283,6 +283,13 @@ test('every view names its controls and reflows at 200% zoom', async () => {
     assert.ok(overflow <= 0, `${view} scrolls sideways by ${overflow} px at 200 % zoom`);
   }
   await shoot(alice, 'room-zoomed');
+  // There the sidebar folds behind the "Rooms" button.
+  assert.equal(await alice.isVisible('#sidebar'), false);
+  await alice.click('#menu');
+  assert.equal(await alice.getAttribute('#menu', 'aria-expanded'), 'true');
+  await alice.click('a[href="#/browse"]');
+  await alice.waitForURL(/#\/browse$/);
+  await alice.waitForSelector('#sidebar', { state: 'hidden' }); // folded again by the route
   await alice.setViewportSize({ width: 1280, height: 720 });
 });
 

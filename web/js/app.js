@@ -53,6 +53,8 @@ function route() {
   replace(view);
   replace(panel);
   const hash = location.hash || '#/';
+  document.body.dataset.home = String(!routes.some(([re]) => re.test(hash)));
+  toggleMenu(false);
   for (const [re, mount] of routes) {
     const m = hash.match(re);
     if (m) {
@@ -82,6 +84,14 @@ async function signOut() {
   session.clear();
 }
 
+// On a narrow screen (or at 200 % zoom) the sidebar folds away behind the
+// "Rooms" button except on the home view; a route change folds it again.
+function toggleMenu(open) {
+  const show = typeof open === 'boolean' ? open : !$('#sidebar').classList.contains('open');
+  $('#sidebar').classList.toggle('open', show);
+  $('#menu').setAttribute('aria-expanded', String(show));
+}
+
 function buildShell() {
   shellUp = true;
   const me = session.user;
@@ -91,6 +101,8 @@ function buildShell() {
     h('a', { class: 'skip', href: '#view', text: 'Skip to content',
       onclick: (e) => { e.preventDefault(); $('#view').focus(); } }),
     h('header', { class: 'topbar' },
+      h('button', { type: 'button', id: 'menu', class: 'menu-toggle', text: 'Rooms',
+        'aria-controls': 'sidebar', 'aria-expanded': 'false', onclick: toggleMenu }),
       h('a', { class: 'brand', href: '#/', text: 'Enclavr' }),
       connectionBadge(),
       h('span', { class: 'spacer' }),
