@@ -116,6 +116,10 @@ test('bob replies in a thread and alice reads it', async () => {
   await arow.hover();
   await arow.locator('button[aria-label="Reply in thread"]').click();
   await alice.waitForSelector('[data-testid="thread"] >> text=a reply in the thread');
+  await bob.click('[data-testid="thread"] button[aria-label="Edit reply"]');
+  await bob.fill('[data-testid="thread"] textarea[aria-label="Edit reply"]', 'a reply, edited');
+  await bob.press('[data-testid="thread"] textarea[aria-label="Edit reply"]', 'Enter');
+  await alice.waitForSelector('[data-testid="thread"] [data-testid="thread-message"]:has-text("a reply, edited") [data-testid="edited"]');
 });
 
 test('a mention picked from the list lights up for bob; a pin and a search find messages', async () => {

@@ -24,8 +24,6 @@ export function rowActions({ store, list, source, ctx, details, composer, onThre
       'toggle-reaction': () => setMyReaction(m, b.dataset.emoji, !m.reactions?.get(b.dataset.emoji)?.has(me.username)),
       thread: () => onThread?.(m),
       edit: () => startEdit(m),
-      'edit-save': saveEdit,
-      'edit-cancel': cancelEdit,
       pin: () => source.pin(m.id).then(() => list.changed(false), pinError),
       unpin: () => source.unpin(m.id).then(() => list.changed(false), toastError),
       delete: () => removeMessage(m),

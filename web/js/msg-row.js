@@ -7,6 +7,7 @@
 // ctx (from the view): me, source, editing ({id, text} | null), version,
 // isFirstUnread(m, prev).
 import { h } from './dom.js';
+import { editBox } from './msg-edit.js';
 import { icon } from './msg-icons.js';
 import { renderMarkdown, mentionsMe } from './msg-markdown.js';
 import { avatar, timeLabel } from './ui.js';
@@ -68,19 +69,12 @@ export function reactionChips(m, me) {
 }
 
 function editForm(m, ctx) {
-  const ta = h('textarea', { class: 'msg-edit-input', 'aria-label': 'Edit text', rows: '2', maxlength: '16000' });
-  ta.value = ctx.editing.text;
-  ta.addEventListener('input', () => { ctx.editing.text = ta.value; });
-  ta.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); ctx.cancelEdit(); }
-    else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); ctx.saveEdit(); }
+  return editBox({
+    text: ctx.editing.text,
+    onInput: (text) => { ctx.editing.text = text; },
+    save: () => ctx.saveEdit(),
+    cancel: () => ctx.cancelEdit(),
   });
-  requestAnimationFrame(() => { if (ta.isConnected && document.activeElement !== ta) { ta.focus(); ta.setSelectionRange(ta.value.length, ta.value.length); } });
-  return h('div', { class: 'msg-edit' }, ta,
-    h('div', { class: 'msg-edit-bar' },
-      h('span', { class: 'hint', text: 'Escape to cancel, Enter to save' }),
-      h('button', { type: 'button', 'data-action': 'edit-cancel', text: 'Cancel' }),
-      h('button', { type: 'button', class: 'primary', 'data-action': 'edit-save', text: 'Save' })));
 }
 
 function body(m, ctx) {

@@ -105,6 +105,7 @@ export function roomSource(roomId) {
     threadGet: (threadId) => api('GET', '/api/thread', undefined, { thread_id: threadId }),
     threadCreate: (parentId, content) => api('POST', '/api/thread/create', { parent_id: parentId, room_id: roomId, content }),
     threadPost: (threadId, content) => api('POST', '/api/thread/message', { content }, { thread_id: threadId }),
+    threadUpdate: (id, content) => api('PUT', '/api/thread/message/update', { content }, { message_id: id }),
     threadDelete: (id) => api('DELETE', '/api/thread/message/delete', undefined, { message_id: id }),
 
     // Live events of this room, as view operations.
