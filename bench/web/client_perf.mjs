@@ -89,8 +89,8 @@ function report(what, r) {
     + ` ${r.rows} message rows in the DOM at the end`);
 }
 
-// Frames as the compositor reported them (PipelineReporter: presented,
-// dropped, or nothing to update) and main-thread tasks over 50 ms.
+// Requests sent, frames as the compositor reported them (PipelineReporter:
+// presented, dropped, or nothing to update) and main-thread tasks over 50 ms.
 function traceSummary(buf) {
   const events = JSON.parse(buf.toString()).traceEvents;
   const states = {};
@@ -104,7 +104,9 @@ function traceSummary(buf) {
   const tasks = events.filter((e) => /RunTask$/.test(e.name) && e.ph === 'X');
   const long = tasks.filter((e) => e.dur > 50000).length;
   const longest = tasks.reduce((m, e) => Math.max(m, e.dur || 0), 0) / 1000;
-  return `trace: ${shown} frames presented, ${dropped} dropped (${r1(100 * dropped / Math.max(1, shown + dropped))} %),`
+  const requests = events.filter((e) => e.name === 'ResourceSendRequest').length;
+  return `trace: ${requests} requests while scrolling; ${shown} frames presented, ${dropped} dropped`
+    + ` (${r1(100 * dropped / Math.max(1, shown + dropped))} %),`
     + ` ${states.STATE_NO_UPDATE_DESIRED ?? 0} with nothing to update; ${tasks.length} tasks, ${long} over 50 ms,`
     + ` longest ${r1(longest)} ms`;
 }
