@@ -174,8 +174,6 @@ class Live extends Emitter {
 
   watching(roomId) { return this.streams.has(`room:${roomId}`); }
 
-  seqOf(key) { return this.streams.get(key)?.seq ?? null; }
-
   frame(f) {
     const key = keyOf(f);
     const st = key ? this.streams.get(key) : null;

@@ -1,10 +1,9 @@
 // The sidebar's "Rooms": the rooms I belong to, by category, each a link
 // with its unread count. Every joined room is watched on the live socket
-// (at most 200, paced under the socket's message rate), so its messages
-// count while another view is open. The open room counts nothing; its view
-// marks it read on the server (POST /api/message/read), which is where the
-// counts start from after a reload (GET /api/message/read/last and the
-// messages after it).
+// (at most 200), so its messages count while another view is open. The
+// open room counts nothing; its view marks it read on the server (POST
+// /api/message/read), which is where the counts start from after a reload
+// (GET /api/message/read/last and the messages after it).
 import { api } from './api.js';
 import { $, $$, h, replace } from './dom.js';
 import { live } from './live.js';
@@ -18,8 +17,6 @@ const unread = new Map();  // id -> Set of unread message ids
 let categories = [];
 let box = null;
 let openRoom = null;
-let watchQueue = [];
-let watchTimer = 0;
 let generation = 0;        // bumped by cleanup: late answers are dropped
 
 export const isMember = (id) => rooms.has(id);
@@ -38,24 +35,17 @@ export async function refreshRooms() {
   for (const id of [...rooms.keys()]) if (!ids.has(id)) forget(id);
   const added = mine.filter((r) => !rooms.has(r.id)).map((r) => r.id);
   for (const r of mine) rooms.set(r.id, r);
-  watchPaced(added);
+  watch(added);
   render();
   await inPool(added.map((id) => () => loadUnread(id)));
 }
 const refreshSoon = debounce(() => refreshRooms().catch(() => {}), 300);
 
-// 10 subscriptions every 0.6 s: the socket allows 20 messages a second.
-function watchPaced(ids) {
-  watchQueue.push(...ids);
-  if (watchTimer) return;
-  const step = () => {
-    watchTimer = 0;
-    for (const id of watchQueue.splice(0, 10)) {
-      if (rooms.has(id) && countWatched() < MAX_WATCHED) live.watchRoom(id);
-    }
-    if (watchQueue.length) watchTimer = setTimeout(step, 600);
-  };
-  step();
+// Every joined room is watched, at most MAX_WATCHED (live.js paces the
+// subscriptions under the socket's message rate).
+function watch(ids) {
+  let n = countWatched();
+  for (const id of ids) if (n < MAX_WATCHED && !live.watching(id)) { live.watchRoom(id); n += 1; }
 }
 const countWatched = () => [...rooms.keys()].filter((id) => live.watching(id)).length;
 
@@ -195,9 +185,6 @@ export function mountRoomsSection() {
     cleanup() {
       offs.forEach((off) => off());
       refreshSoon.cancel();
-      clearTimeout(watchTimer);
-      watchTimer = 0;
-      watchQueue = [];
       rooms.clear(); unread.clear();
       generation += 1;
       box = null;
