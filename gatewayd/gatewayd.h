@@ -259,6 +259,7 @@ struct gw_kind;
 
 struct gw_ws {
 	struct gw_conn *conn;
+	int fd;				/* the connection's socket */
 	struct wsf_parser parser;	/* the client's frames */
 	char user_id[UUID_STRLEN + 1];
 	char session_id[UUID_STRLEN + 1];

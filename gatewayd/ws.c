@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "json.h"
 #include "log.h"
@@ -64,7 +65,7 @@ gw_ws_flush(struct gw_ws *ws)
 	}
 	if (event_pending(ws->wev, EV_WRITE, NULL))
 		return;
-	if (evbuffer_write(ws->out, bufferevent_getfd(ws->conn->bev)) < 0 &&
+	if (evbuffer_write(ws->out, ws->fd) < 0 &&
 	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		gw_conn_close(ws->conn);	/* reset by the peer, say */
 		return;
@@ -73,14 +74,30 @@ gw_ws_flush(struct gw_ws *ws)
 		event_add(ws->wev, NULL);
 }
 
-/* Queues f by reference, whatever the queue's length. */
+/* Sends f, whatever the queue's length. A socket that has taken all it
+ * was sent takes f straight from the shared frame: one write, nothing
+ * queued. What the socket does not take is queued by reference. */
 static void
 gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
 {
+	size_t sent = 0;
+
 	if (ws->dead || ws->conn->closing)
 		return;
+	if (ws->wev != NULL && !ws->handshaking && evbuffer_get_length(ws->out) == 0) {
+		ssize_t n = send(ws->fd, f->data, f->len, MSG_NOSIGNAL);
+
+		if (n == (ssize_t)f->len)
+			return;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			gw_conn_close(ws->conn);	/* reset by the peer, say */
+			return;
+		}
+		sent = n > 0 ? (size_t)n : 0;
+	}
 	f->refs++;
-	if (evbuffer_add_reference(ws->out, f->data, f->len, gw_ws_frame_sent, f) < 0)
+	if (evbuffer_add_reference(ws->out, f->data + sent, f->len - sent,
+	    gw_ws_frame_sent, f) < 0)
 		gw_frame_unref(f);
 	gw_ws_flush(ws);
 }
@@ -546,6 +563,7 @@ gw_ws_accept(struct gw_request *r, const char *room, const char *conv, const cha
 	}
 	wsf_parser_init(&ws->parser, (size_t)gw->conf->ws_max_message);
 	ws->conn = r->conn;
+	ws->fd = bufferevent_getfd(r->conn->bev);
 	memcpy(ws->user_id, r->principal.claims.sub, sizeof(ws->user_id));
 	memcpy(ws->session_id, r->principal.claims.sid, sizeof(ws->session_id));
 	if (room != NULL)

@@ -33,22 +33,25 @@
 # Environment knobs (defaults in brackets):
 #   BENCH_DURATION [10]  BENCH_WARMUP [2]  BENCH_DRAIN [5]   (seconds)
 #   BENCH_SCENARIOS ["1000x50 5000x10"]   SUBSCRIBERSxMSG_PER_S each
-#   BENCH_TARGETS ["enclavr node"]        BENCH_RSS [1]  BENCH_RSS_SOCKETS [20000]
+#   BENCH_TARGETS ["enclavr node floor"]  BENCH_RSS [1]  BENCH_RSS_SOCKETS [20000]
+#   BENCH_FLOOR_THREADS [1]  BENCH_FLOOR_CPUS [the server CPU]   floor.c's writers
 #   BENCH_SERVER_CPU [0]  BENCH_CLIENT_CPU [1]
 #   BENCH_PIN_STACK [1]   1: the whole stack on the server CPU; 0: gatewayd only
 #   BENCH_PUBS [4]        publisher keep-alive connections
 #   BENCH_KEEP [0]        1: keep the temp directory (logs, raw results)
-#   BENCH_PERF [0]        1: perf record gatewayd during the Enclavr runs and
-#                         print its top symbols (needs perf; adds overhead)
+#   BENCH_PERF [0]        1: perf record the server (gatewayd, node or floor) during
+#                         each measured part and print its top symbols (needs perf)
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 DRAIN=${BENCH_DRAIN:-5}
 SCENARIOS=${BENCH_SCENARIOS:-1000x50 5000x10}
-TARGETS=${BENCH_TARGETS:-enclavr node}
+TARGETS=${BENCH_TARGETS:-enclavr node floor}
 DO_RSS=${BENCH_RSS:-1}
 RSS_SOCKETS=${BENCH_RSS_SOCKETS:-20000}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+FLOOR_THREADS=${BENCH_FLOOR_THREADS:-1}
+FLOOR_CPUS=${BENCH_FLOOR_CPUS:-$SERVER_CPU}
 PIN_STACK=${BENCH_PIN_STACK:-1}
 PUBS=${BENCH_PUBS:-4}
 KEEP=${BENCH_KEEP:-0}
@@ -95,6 +98,13 @@ pin() { taskset -a -p -c "$SERVER_CPU" "$1" >/dev/null; }
 bench_build_client wsload "$HERE/wsload.c"
 WSLOAD=$TMP/wsload
 
+case " $TARGETS " in
+*" floor "*)
+	note "building floor"
+	"$CC" -std=c17 -O2 -Wall -Wextra -o "$TMP/floor" "$HERE/floor.c" -lcrypto -lpthread ||
+		die "cannot build floor.c (apt-get install libssl-dev)"
+	;;
+esac
 case " $TARGETS " in
 *" node "*)
 	if [ ! -f "$HERE/node_modules/ws/package.json" ]; then
@@ -204,17 +214,19 @@ fi
 
 # ------------------------------------------------------------------ scenarios
 
-start_peer() {
-	local port=$1
-	taskset -c "$SERVER_CPU" node "$HERE/peer.js" "$port" >"$OUT/peer.log" 2>&1 &
+# Starts an anchor server (node peer.js, or floor) on port, pinned to cpus.
+start_anchor() {	# name port cpus command...
+	local name=$1 port=$2 cpus=$3
+	shift 3
+	taskset -c "$cpus" "$@" >"$OUT/$name.log" 2>&1 &
 	PEER_PID=$!
 	for _ in $(seq 100); do
 		"$PY" -c 'import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(("127.0.0.1",int(sys.argv[1]))))' \
 			"$port" 2>/dev/null && return 0
-		kill -0 "$PEER_PID" 2>/dev/null || { cat "$OUT/peer.log" >&2; die "peer.js exited"; }
+		kill -0 "$PEER_PID" 2>/dev/null || { cat "$OUT/$name.log" >&2; die "$name exited"; }
 		sleep 0.1
 	done
-	die "peer.js did not listen on $port"
+	die "$name did not listen on $port"
 }
 
 RUNS=()
@@ -232,21 +244,27 @@ for sc in $SCENARIOS; do
 				-c "pg=$PG_PIDS" -c "redis=$REDIS_PID" \
 				>"$OUT/$name.txt" 2>"$OUT/$name.err" &
 			;;
-		node)
+		node | floor)
 			port=$(free_port)
-			start_peer "$port"
-			note "$name: $subs subscribers, $rate msg/s, ${WARMUP}s + ${DURATION}s (peer.js pid $PEER_PID)"
-			"${WSL[@]}" -p "$port" "${args[@]}" -c "node=$PEER_PID" \
+			if [ "$target" = node ]; then
+				start_anchor node "$port" "$SERVER_CPU" node "$HERE/peer.js" "$port"
+			else
+				start_anchor floor "$port" "$FLOOR_CPUS" "$TMP/floor" "$port" "$FLOOR_THREADS"
+			fi
+			note "$name: $subs subscribers, $rate msg/s, ${WARMUP}s + ${DURATION}s (pid $PEER_PID)"
+			"${WSL[@]}" -p "$port" "${args[@]}" -c "$target=$PEER_PID" \
 				>"$OUT/$name.txt" 2>"$OUT/$name.err" &
 			;;
 		*) die "unknown target $target" ;;
 		esac
 		WSLOAD_PID=$!
-		if [ "$PERF" = 1 ] && [ "$target" = enclavr ]; then
+		if [ "$PERF" = 1 ]; then
+			perf_pid=$GW_PID
+			[ "$target" = enclavr ] || perf_pid=$PEER_PID
 			# from the start of the measured part (wsload says so)
 			while kill -0 "$WSLOAD_PID" 2>/dev/null &&
 			    ! grep -q 'measuring' "$OUT/$name.err"; do sleep 0.1; done
-			perf record -q -g -p "$GW_PID" -o "$OUT/$name.perf" -- sleep "$DURATION" \
+			perf record -q -g -p "$perf_pid" -o "$OUT/$name.perf" -- sleep "$DURATION" \
 				>/dev/null 2>&1 &
 			PERF_PID=$!
 		fi
@@ -258,7 +276,7 @@ for sc in $SCENARIOS; do
 			perf report -i "$OUT/$name.perf" --no-children --sort symbol --stdio 2>/dev/null |
 				grep -E '^ +[0-9.]+%' | head -n 30 >"$OUT/$name.perf.txt" || true
 		fi
-		if [ "$target" = node ]; then
+		if [ "$target" != enclavr ]; then
 			stop_pid "$PEER_PID"
 			PEER_PID=
 		fi
@@ -277,7 +295,8 @@ echo "WebSocket fan-out, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs; servers on 
 	"($( [ "$PIN_STACK" = 1 ] && echo "whole stack" || echo "gatewayd only")), wsload on CPU $CLIENT_CPU;" \
 	"load average $LOAD0 before, $LOAD1 after"
 echo "one room, 64-byte messages via POST /api/message/send on $PUBS keep-alive connections;" \
-	"${WARMUP}s warm-up + ${DURATION}s measured; node = peer.js on ws ${WS_VERSION:-?}"
+	"${WARMUP}s warm-up + ${DURATION}s measured; node = peer.js on ws ${WS_VERSION:-?};" \
+	"floor = floor.c, $FLOOR_THREADS writer thread(s) on CPU $FLOOR_CPUS"
 echo
 printf '%-16s %6s %6s %9s %8s %8s %8s %8s %8s | %7s %8s %7s %7s %7s | %4s %7s %4s\n' \
 	run subs msg/s deliv/s loss p50_ms p99_ms p999_ms max_ms \
@@ -295,10 +314,11 @@ for name in "${RUNS[@]}"; do
 			-v c="$(kv cpu_pg_pct "$f")" 'BEGIN { printf "%.0f", a + b + c }')
 		gw=$(printf '%.3f' "$gw"); ch=$(printf '%.3f' "$ch"); pg=$(printf '%.3f' "$pg")
 		;;
-	node-*)
-		srv=$(printf '%.3f' "$(kv cpu_node_us "$f")"); gw=-; ch=-; pg=-
-		sys=$(printf '%.3f' "$(kv cpu_node_sys_us "$f")")
-		pct=$(printf '%.0f' "$(kv cpu_node_pct "$f")")
+	node-* | floor-*)
+		t=${name%%-*}
+		srv=$(printf '%.3f' "$(kv "cpu_${t}_us" "$f")"); gw=-; ch=-; pg=-
+		sys=$(printf '%.3f' "$(kv "cpu_${t}_sys_us" "$f")")
+		pct=$(printf '%.0f' "$(kv "cpu_${t}_pct" "$f")")
 		;;
 	esac
 	SRV_US[$name]=$srv
@@ -339,6 +359,11 @@ for sc in $SCENARIOS; do
 		echo "  $sc   (user space only, for information: ${SRV_USER[$e]} / ${SRV_USER[$n]} =" \
 			"$(ratio "${SRV_USER[$e]}" "${SRV_USER[$n]}"))"
 	fi
+	f=floor-$sc
+	if [ -n "${SRV_US[$f]:-}" ] && [ -n "${SRV_US[$n]:-}" ]; then
+		echo "  $sc   (the floor, one write per delivery and nothing else: ${SRV_US[$f]} / ${SRV_US[$n]} =" \
+			"$(ratio "${SRV_US[$f]}" "${SRV_US[$n]}") of node; p99 ${P99[$f]} ms)"
+	fi
 	if [ -n "${P99[$e]:-}" ]; then
 		case $sc in 1000x50) goal=10 ;; 5000x10) goal=30 ;; *) goal= ;; esac
 		[ -z "$goal" ] || echo "  $sc p99: ${P99[$e]} ms; goal <= $goal ms: $(verdict "${P99[$e]}" "$goal")"
@@ -359,7 +384,7 @@ bench_log_report "during the runs" gatewayd chatd
 for name in "${RUNS[@]}"; do
 	if [ -s "$OUT/$name.perf.txt" ]; then
 		echo
-		echo "$name: gatewayd's top symbols (perf, self time):"
+		echo "$name: the server's top symbols (perf, self time; gatewayd for enclavr):"
 		cat "$OUT/$name.perf.txt"
 	fi
 done
