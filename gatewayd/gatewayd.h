@@ -12,6 +12,9 @@
 #include <http_parser.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ipc.h"
 #include "redis.h"
@@ -126,21 +129,21 @@ struct gw_request {
 struct gw_conn {
 	struct gw *gw;
 	struct bufferevent *bev;
+	bool closing;			/* no more requests on it */
+	bool freeing;			/* release scheduled */
+	bool in_request;		/* bytes of a request have arrived */
+	bool close_after;
+	bool lingering;			/* half-closed, discarding input */
+	bool redirect;			/* on the redirect port: every
+					 * request answers 301/308 */
+	bool peer_eof;			/* the client will send nothing more */
+	struct gw_ws *ws;		/* set once it is a WebSocket */
 	http_parser parser;
 	struct gw_request *req;
 	struct event *timer;
 	char peer[64];
 	size_t header_bytes;
 	int last_header_cb;		/* 0 none, 1 field, 2 value */
-	bool in_request;		/* bytes of a request have arrived */
-	bool close_after;
-	bool closing;			/* no more requests on it */
-	bool freeing;			/* release scheduled */
-	bool lingering;			/* half-closed, discarding input */
-	bool redirect;			/* on the redirect port: every
-					 * request answers 301/308 */
-	bool peer_eof;			/* the client will send nothing more */
-	struct gw_ws *ws;		/* set once it is a WebSocket */
 	struct gw_conn *prev, *next;
 };
 
@@ -257,31 +260,45 @@ struct gw_frame;
 struct gw_vcall;
 struct gw_kind;
 
+/* calloc for a struct that a fan-out reads for every socket: it starts
+ * a cache line, so that its leading fields share one. */
+static inline void *
+gw_calloc_line(size_t size)
+{
+	void *p = NULL;
+
+	return posix_memalign(&p, 64, size) == 0 ? memset(p, 0, size) : NULL;
+}
+
 struct gw_ws {
+	/* What sending an event reads comes first, in one cache line (the
+	 * fan-out touches it for every socket of a room). */
 	struct gw_conn *conn;
+	struct evbuffer *out;		/* what the socket has not taken yet */
+	size_t queued;			/* its length (gw_ws_out_changed) */
+	struct event *wev;		/* one-shot: the socket takes more */
 	int fd;				/* the connection's socket */
+	bool dead;			/* our close is queued: nothing more
+					 * is sent */
+	bool ending;			/* done: closes once ws->out is sent */
+	bool handshaking;		/* the 101 is still being sent */
+	char compat_conv[UUID_STRLEN + 1];	/* /api/dm/ws: its conversation, */
+	char compat_pair[2 * UUID_STRLEN + 2];	/* its reference id, */
+	char compat_room[UUID_STRLEN + 1];	/* /api/voice/ws: its room */
+	bool compat_left;			/* left by leave-conversation */
 	struct wsf_parser parser;	/* the client's frames */
 	char user_id[UUID_STRLEN + 1];
 	char session_id[UUID_STRLEN + 1];
 	struct gw_sub *subs;		/* hub.c's, one per room or conversation */
 	int nsubs;			/* of rooms */
+	int nconvs;			/* subscriptions to conversations */
 	long long opened_ms;
 	long long last_rx_ms, last_ping_ms;
+	uint16_t ping_phase;		/* spreads the pings (gw_ws_tick) */
 	long long close_ms;		/* when our close frame was queued */
 	double tokens;			/* frame rate limit: a token bucket */
 	long long tokens_ms;
 	int refused;			/* frames refused in a row */
-	bool dead;			/* our close is queued: nothing more
-					 * is sent */
-	bool ending;			/* done: closes once ws->out is sent */
-	bool handshaking;		/* the 101 is still being sent */
-	struct evbuffer *out;		/* what the socket has not taken yet */
-	struct event *wev;		/* one-shot: the socket takes more */
-	char compat_room[UUID_STRLEN + 1];	/* /api/voice/ws: its room */
-	char compat_conv[UUID_STRLEN + 1];	/* /api/dm/ws: its conversation, */
-	char compat_pair[2 * UUID_STRLEN + 2];	/* its reference id, */
-	bool compat_left;			/* left by leave-conversation */
-	int nconvs;			/* subscriptions to conversations */
 	struct gw_vcall *vcalls;	/* voice.c's signals in flight */
 	bool online;			/* in presence.c's list of its user */
 	struct gw_ws *user_next;	/* the user's next socket here */

@@ -33,6 +33,17 @@ gw_ws_frame_sent(const void *data, size_t len, void *arg)
 
 static void gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason);
 
+/* Keeps ws->queued, the length of ws->out, where sending a frame reads
+ * it: beside the socket, not in the evbuffer's own memory. */
+static void
+gw_ws_out_changed(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct gw_ws *ws = arg;
+
+	(void)out;
+	ws->queued = info->orig_size + info->n_added - info->n_deleted;
+}
+
 /* With TLS, frames must be encrypted by the connection's OpenSSL
  * bufferevent: up to this many bytes at a time move from ws->out to its
  * output, so that ws->out still measures how far behind the client is. */
@@ -84,7 +95,7 @@ gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
 
 	if (ws->dead || ws->conn->closing)
 		return;
-	if (ws->wev != NULL && !ws->handshaking && evbuffer_get_length(ws->out) == 0) {
+	if (ws->wev != NULL && !ws->handshaking && ws->queued == 0) {
 		ssize_t n = send(ws->fd, f->data, f->len, MSG_NOSIGNAL);
 
 		if (n == (ssize_t)f->len)
@@ -105,7 +116,7 @@ gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
 void
 gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f)
 {
-	if ((long long)evbuffer_get_length(ws->out) > ws->conn->gw->conf->ws_max_queue) {
+	if ((long long)ws->queued > ws->conn->gw->conf->ws_max_queue) {
 		/* A slow reader: it reconnects and resumes from its last seq. */
 		gw_ws_close(ws, 1013, "too far behind; resume");
 		return;
@@ -515,8 +526,10 @@ gw_ws_free_ctx(struct gw_ws *ws)
 	wsf_parser_free(&ws->parser);
 	if (ws->wev != NULL)
 		event_free(ws->wev);
-	if (ws->out != NULL)
+	if (ws->out != NULL) {
+		evbuffer_remove_cb(ws->out, gw_ws_out_changed, ws);
 		evbuffer_free(ws->out);	/* drops the frames' references */
+	}
 	free(ws);
 }
 
@@ -552,8 +565,9 @@ gw_ws_accept(struct gw_request *r, const char *room, const char *conv, const cha
 	char accept[32];
 	struct gw_ws *ws = NULL;
 
-	if (gw->draining || (ws = calloc(1, sizeof(*ws))) == NULL ||
-	    (ws->out = evbuffer_new()) == NULL || (gw->tls_ctx == NULL &&
+	if (gw->draining || (ws = gw_calloc_line(sizeof(*ws))) == NULL ||
+	    (ws->out = evbuffer_new()) == NULL ||
+	    evbuffer_add_cb(ws->out, gw_ws_out_changed, ws) == NULL || (gw->tls_ctx == NULL &&
 	    (ws->wev = event_new(gw->base, bufferevent_getfd(r->conn->bev), EV_WRITE,
 	    gw_ws_writable_cb, ws)) == NULL)) {
 		if (ws != NULL)
@@ -564,6 +578,7 @@ gw_ws_accept(struct gw_request *r, const char *room, const char *conv, const cha
 	wsf_parser_init(&ws->parser, (size_t)gw->conf->ws_max_message);
 	ws->conn = r->conn;
 	ws->fd = bufferevent_getfd(r->conn->bev);
+	ws->ping_phase = (uint16_t)randombytes_uniform(65536);
 	memcpy(ws->user_id, r->principal.claims.sub, sizeof(ws->user_id));
 	memcpy(ws->session_id, r->principal.claims.sid, sizeof(ws->session_id));
 	if (room != NULL)
@@ -722,6 +737,16 @@ gw_ws_close_wait(struct gw_ws *ws, long long now)
 	}
 }
 
+/* How long a quiet socket waits for a ping: between half the interval and
+ * all of it, by the socket's phase. Sockets opened together (a restart,
+ * a benchmark) are then not all pinged in the same tick, which would stall
+ * the loop, and every event with it, for a write and a pong read each. */
+static long long
+gw_ws_ping_after(const struct gw_ws *ws, const struct gw_conf *c)
+{
+	return c->ws_ping_interval_ms - c->ws_ping_interval_ms * ws->ping_phase / 131072;
+}
+
 void
 gw_ws_tick(struct gw *gw)
 {
@@ -736,8 +761,8 @@ gw_ws_tick(struct gw *gw)
 			gw_ws_close_wait(ws, now);
 		} else if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
 			gw_ws_close(ws, 1008, "no frame for too long");
-		} else if (now - ws->last_rx_ms >= c->ws_ping_interval_ms &&
-		    now - ws->last_ping_ms >= c->ws_ping_interval_ms) {
+		} else if (now - ws->last_rx_ms >= gw_ws_ping_after(ws, c) &&
+		    now - ws->last_ping_ms >= gw_ws_ping_after(ws, c)) {
 			ws->last_ping_ms = now;
 			wsf_write_control(ws->out, WSF_OP_PING, NULL, 0);
 			gw_ws_flush(ws);

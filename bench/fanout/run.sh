@@ -378,7 +378,8 @@ for name in "${RUNS[@]}"; do
 		if [ -n "$v" ] && [ "$v" != 0 ]; then extra="$extra $k=$v"; fi
 	done
 	if [ "$(kv first_error "$f")" != none ]; then extra="$extra first_error=$(kv first_error "$f")"; fi
-	if [ -n "$extra" ]; then echo "$name:$extra"; fi
+	echo "$name: a message's first delivery p50/p99 $(kv first_p50_ms "$f") / $(kv first_p99_ms "$f") ms," \
+		"its last $(kv last_p50_ms "$f") / $(kv last_p99_ms "$f") ms$extra"
 done
 bench_log_report "during the runs" gatewayd chatd
 for name in "${RUNS[@]}"; do

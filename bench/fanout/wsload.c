@@ -77,6 +77,8 @@ static struct {
 	uint64_t late, skipped, t_sched0, interval, max_late;
 	bool sending;
 	struct hist lat, post_lat;
+	struct hist first_lat, last_lat;	/* per message: its first and last delivery */
+	uint32_t fan;			/* sockets live when publishing started */
 	uint64_t pub_reconnects;
 	uint64_t sent_ok, post_err, received, measured_recv, unknown_msg, other_frames;
 	uint64_t t_measure0, t_last_measured;
@@ -134,6 +136,10 @@ on_delivery(struct conn *c, const char *m, uint64_t t)
 		G.measured_recv++;
 		G.t_last_measured = t;
 		h_add(&G.lat, t > ts ? t - ts : 0);
+		if (G.msgs[idx].count == 1)
+			h_add(&G.first_lat, t > ts ? t - ts : 0);
+		if (G.msgs[idx].count == G.fan)
+			h_add(&G.last_lat, t > ts ? t - ts : 0);
 	}
 }
 
@@ -384,6 +390,7 @@ fanout_setup(void)
 	setup();
 	run_for(C.settle_s);		/* stray frames of the setup */
 	live0 = G.live;
+	G.fan = (uint32_t)live0;
 	G.other_frames = 0;
 	for (int i = 0; i < C.npool; i++)
 		if (G.pubs[i].h.state == H_CONNECTING)
@@ -487,6 +494,7 @@ fanout_mode(void)
 	    " measured_expected=%" PRIu64 " measured_recv=%" PRIu64 " measured_s=%.3f"
 	    " deliv_per_s=%.0f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f"
 	    " post_p50_ms=%.3f post_p99_ms=%.3f client_cpu_pct=%.1f cpu_window_s=%.3f"
+	    " first_p50_ms=%.3f first_p99_ms=%.3f last_p50_ms=%.3f last_p99_ms=%.3f"
 	    " closed=%d close_1013=%d sub_retries=%d other_frames=%" PRIu64 " unknown=%" PRIu64,
 	    G.nsubs, live0, C.rate, G.nmsgs, G.warm_msgs, G.sent_ok, G.post_err,
 	    G.pub_reconnects, G.skipped,
@@ -497,6 +505,8 @@ fanout_mode(void)
 	    h_pct_ms(&G.lat, 50), h_pct_ms(&G.lat, 99), h_pct_ms(&G.lat, 99.9),
 	    (double)G.lat.max / 1e6, h_pct_ms(&G.post_lat, 50), h_pct_ms(&G.post_lat, 99),
 	    cpu_win_s > 0 ? 100.0 * (cpu1 - cpu0) / cpu_win_s : 0.0, cpu_win_s,
+	    h_pct_ms(&G.first_lat, 50), h_pct_ms(&G.first_lat, 99),
+	    h_pct_ms(&G.last_lat, 50), h_pct_ms(&G.last_lat, 99),
 	    G.closed_early, G.close_1013, G.sub_retries, G.other_frames, G.unknown_msg);
 	print_cpu_groups(cpu_win_s);
 	printf(" first_error=%s\n", first_error());
