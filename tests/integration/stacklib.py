@@ -126,6 +126,7 @@ def sanitizer_env(run_dir, env=None):
     env = dict(os.environ if env is None else env)
     log = Path(run_dir) / "log"
     env["ASAN_OPTIONS"] = f"abort_on_error=0:detect_leaks=1:log_path={log}/asan"
+    env["LSAN_OPTIONS"] = f"suppressions={REPO / 'tests' / 'lsan.supp'}:print_suppressions=0"
     env["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={log}/ubsan"
     return env
 

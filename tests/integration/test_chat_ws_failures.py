@@ -3,9 +3,11 @@ small [ws] limits: chatd killed with SIGKILL in the middle of a burst of
 sends (every message whose POST succeeded is stored and reaches the
 subscriber, live or after resume), a slow reader closed with 1013 that
 then resumes without loss, a silent client closed after the idle timeout
-while a ponging one stays, and the per-socket message rate limit."""
+while a ponging one stays, pings spread over sockets opened together, and
+the per-socket message rate limit."""
 import asyncio
 import json
+import selectors
 import socket
 import threading
 import time
@@ -142,6 +144,47 @@ def test_slow_reader_is_closed_with_1013_then_resumes_without_loss(st):
     run(go(), timeout=90)
 
 
+def raw_ws(st, token):
+    """A socket that sent a WebSocket handshake and will say nothing more."""
+    raw = socket.create_connection(("127.0.0.1", st.port))
+    raw.sendall((f"GET /api/ws?token={token} HTTP/1.1\r\nHost: x\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    return raw
+
+
+def test_pings_of_sockets_opened_together_are_spread(st):
+    """Quiet sockets opened at once are not all pinged in the same tick:
+    each waits between half the interval (1.5 s here) and all of it."""
+    u = token_user(st)
+    socks = [raw_ws(st, u.token) for _ in range(16)]
+    t0 = time.monotonic()
+    sel = selectors.DefaultSelector()
+    data, pinged = {}, {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        data[s] = b""
+    while len(pinged) < len(socks) and time.monotonic() - t0 < 5:
+        for key, _ in sel.select(timeout=0.05):
+            s = key.fileobj
+            chunk = s.recv(4096)
+            assert chunk, "closed before any ping"
+            data[s] += chunk
+            head, _, body = data[s].partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101"), head
+            if b"\x89\x00" in body and s not in pinged:
+                pinged[s] = time.monotonic() - t0
+    for s in socks:
+        s.close()
+    times = sorted(pinged.values())
+    assert len(times) == len(socks), f"{len(times)} of {len(socks)} pinged in 5 s"
+    assert 0.6 <= times[0] and times[-1] <= 2.0, times
+    # The loop ticks every 200 ms: all 16 in one tick would be 4^-15 luck.
+    assert times[-1] - times[0] >= 0.15, times
+
+
 def test_silent_client_is_closed_and_a_ponging_one_stays(st):
     u = token_user(st)
 
@@ -149,11 +192,7 @@ def test_silent_client_is_closed_and_a_ponging_one_stays(st):
         # websockets answers pings by itself: it stays past the timeout.
         alive = await websockets.connect(ws_url(st, u.token), ping_interval=None)
         # A raw client that completes the handshake and then says nothing.
-        raw = socket.create_connection(("127.0.0.1", st.port))
-        raw.sendall((f"GET /api/ws?token={u.token} HTTP/1.1\r\nHost: x\r\n"
-                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        raw = raw_ws(st, u.token)
         raw.settimeout(15)
         t0 = time.monotonic()
         data = b""
