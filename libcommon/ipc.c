@@ -419,11 +419,16 @@ struct ipc_call {
 	struct ipc_call *hnext;		/* in the client's id table */
 };
 
+#define IPC_CLIENT_PIPES 16		/* one dialer: one pipe, a few closing */
+
 struct ipc_client {
 	nng_socket sock;
 	struct event_base *base;
 	struct event *ev;
-	atomic_int npipes;		/* live connections, from nng's threads */
+	nng_mtx *pipes_mx;		/* pipes, from nng's threads */
+	int pipes[IPC_CLIENT_PIPES];	/* ids of the live connections */
+	int npipes;
+	atomic_bool connected;		/* npipes > 0 */
 	uint64_t next_id;
 	struct ipc_call *calls[IPC_CALL_BUCKETS];
 	nng_msg *out;			/* requests of this loop turn */
@@ -434,23 +439,35 @@ struct ipc_client {
 
 static void ipc_client_flush_cb(evutil_socket_t fd, short what, void *arg);
 
-/* nng's thread: counts the connections to the server. */
+/* nng's thread: keeps the ids of the connections to the server. nng also
+ * reports the removal of a pipe that closed before it was added (between
+ * ADD_PRE and ADD_POST): counting events, that one would be taken off a
+ * live connection's count, and the client would think itself
+ * disconnected for as long as that connection lasts. */
 static void
 ipc_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct ipc_client *c = arg;
-	(void)p;
+	int id = nng_pipe_id(p);
 
-	if (ev == NNG_PIPE_EV_ADD_POST)
-		atomic_fetch_add(&c->npipes, 1);
-	else if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_fetch_sub(&c->npipes, 1);
+	nng_mtx_lock(c->pipes_mx);
+	if (ev == NNG_PIPE_EV_ADD_POST && c->npipes < IPC_CLIENT_PIPES) {
+		c->pipes[c->npipes++] = id;
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		for (int i = 0; i < c->npipes; i++)
+			if (c->pipes[i] == id) {
+				c->pipes[i] = c->pipes[--c->npipes];
+				break;
+			}
+	}
+	atomic_store(&c->connected, c->npipes > 0);
+	nng_mtx_unlock(c->pipes_mx);
 }
 
 bool
 ipc_client_connected(struct ipc_client *cli)
 {
-	return atomic_load(&cli->npipes) > 0;
+	return atomic_load(&cli->connected);
 }
 
 /* Removes the call with id from the table and returns it, or NULL. */
@@ -562,6 +579,8 @@ ipc_client_open(struct event_base *base, const char *url)
 	if (c == NULL)
 		fatalx("ipc: out of memory");
 	c->base = base;
+	if (nng_mtx_alloc(&c->pipes_mx) != 0)
+		fatalx("ipc: out of memory");
 	ipc_client_name(url, c->name, sizeof(c->name));
 	ipc_metrics_client();
 	if ((rv = nng_req0_open_raw(&c->sock)) != 0)
@@ -697,7 +716,8 @@ ipc_client_close(struct ipc_client *cli)
 	event_free(cli->flush);
 	if (cli->out != NULL)
 		nng_msg_free(cli->out);
-	nng_close(cli->sock);
+	nng_close(cli->sock);		/* no pipe callback after this */
+	nng_mtx_free(cli->pipes_mx);
 	for (int i = 0; i < IPC_CALL_BUCKETS; i++) {
 		while (cli->calls[i] != NULL) {
 			struct ipc_call *c = cli->calls[i];
