@@ -13,13 +13,15 @@
 #   1000x50    1000 subscribers of one room, 50 msg/s of 64-byte content
 #              published through POST /api/message/send
 #   5000x10    5000 subscribers, 10 msg/s
-# each scenario against Enclavr (gatewayd fed by chatd) and against
-# peer.js (Node `ws`, fresh process per scenario). It prints
-# deliveries/s, loss, latency p50/p99/p99.9 (receive time minus the time
-# the POST was written), server CPU-µs per delivery from /proc/PID/stat,
-# and the ratios against issue 4's goals. On exit or Ctrl-C it stops the
-# Node server by PID and the stack with stack.sh down; it touches no other
-# process.
+# each scenario against Enclavr (gatewayd fed by chatd), against peer.js
+# (Node `ws`) and against floor.c (one send per delivery and nothing else:
+# the least any server can cost here), the last two a fresh process per
+# scenario. It prints deliveries/s, loss, latency p50/p99/p99.9 (receive
+# time minus the time the POST was written) and of each message's first
+# and last delivery, server CPU-µs per delivery from /proc/PID/stat, and
+# the ratios against issue 4's goals. On exit or Ctrl-C it stops the Node
+# or floor server by PID and the stack with stack.sh down; it touches no
+# other process.
 #
 # Setup shortcuts (not measured): the synthetic users exist only as tokens
 # minted by wsload with the stack's token.key (like the tests'
