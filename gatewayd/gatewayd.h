@@ -294,7 +294,8 @@ struct gw_ws {
 	int nconvs;			/* subscriptions to conversations */
 	long long opened_ms;
 	long long last_rx_ms, last_ping_ms;
-	uint16_t ping_phase;		/* spreads the pings (gw_ws_tick) */
+	uint16_t ping_phase;		/* spreads the pings (gw_ws_ping_after) */
+	struct event *live;		/* its next liveness check (gw_ws_check) */
 	long long close_ms;		/* when our close frame was queued */
 	double tokens;			/* frame rate limit: a token bucket */
 	long long tokens_ms;
@@ -328,8 +329,6 @@ void gw_ws_send_frame(struct gw_ws *ws, struct gw_frame *f);
 /* True while the socket's queue is under half of [ws] max_queue_bytes:
  * room for a catch-up frame, with headroom left for live ones. */
 bool gw_ws_writable(struct gw_ws *ws);
-/* Pings quiet sockets and closes those silent past the idle timeout. */
-void gw_ws_tick(struct gw *gw);
 void gw_ws_upgrade(struct gw_request *r);
 void gw_ws_start(struct gw_conn *c);
 void gw_ws_free(struct gw_ws *ws);

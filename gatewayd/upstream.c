@@ -137,7 +137,6 @@ gw_upstream_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 
 	gw_revoked_purge();
-	gw_ws_tick(gw);
 	gw_presence_tick(gw);
 	for (int i = 0; i < GW_NUPSTREAMS; i++) {
 		struct gw_upstream *u = &gw->up[i];

@@ -32,6 +32,10 @@ gw_ws_frame_sent(const void *data, size_t len, void *arg)
 }
 
 static void gw_ws_close(struct gw_ws *ws, uint16_t code, const char *reason);
+static void gw_ws_live_cb(evutil_socket_t fd, short what, void *arg);
+static void gw_ws_live_arm(struct gw_ws *ws, long long now);
+
+#define GW_WS_RECHECK_MS 200	/* a due close that waits for ws->out */
 
 /* Keeps ws->queued, the length of ws->out, where sending a frame reads
  * it: beside the socket, not in the evbuffer's own memory. */
@@ -344,7 +348,7 @@ gw_ws_settle(struct gw_ws *ws)
 }
 
 /* Queues our close frame: the last frame the socket sends. Reading goes
- * on until the client's close (or gw_ws_tick gives up waiting). */
+ * on until the client's close (or gw_ws_check gives up waiting). */
 static void
 gw_ws_send_close(struct gw_ws *ws, uint16_t code, const char *reason, size_t len)
 {
@@ -526,6 +530,8 @@ gw_ws_free_ctx(struct gw_ws *ws)
 	wsf_parser_free(&ws->parser);
 	if (ws->wev != NULL)
 		event_free(ws->wev);
+	if (ws->live != NULL)
+		event_free(ws->live);
 	if (ws->out != NULL) {
 		evbuffer_remove_cb(ws->out, gw_ws_out_changed, ws);
 		evbuffer_free(ws->out);	/* drops the frames' references */
@@ -567,7 +573,8 @@ gw_ws_accept(struct gw_request *r, const char *room, const char *conv, const cha
 
 	if (gw->draining || (ws = gw_calloc_line(sizeof(*ws))) == NULL ||
 	    (ws->out = evbuffer_new()) == NULL ||
-	    evbuffer_add_cb(ws->out, gw_ws_out_changed, ws) == NULL || (gw->tls_ctx == NULL &&
+	    evbuffer_add_cb(ws->out, gw_ws_out_changed, ws) == NULL ||
+	    (ws->live = evtimer_new(gw->base, gw_ws_live_cb, ws)) == NULL || (gw->tls_ctx == NULL &&
 	    (ws->wev = event_new(gw->base, bufferevent_getfd(r->conn->bev), EV_WRITE,
 	    gw_ws_writable_cb, ws)) == NULL)) {
 		if (ws != NULL)
@@ -632,6 +639,7 @@ gw_ws_start(struct gw_conn *c)
 	evtimer_del(c->timer);
 	ws->opened_ms = ws->last_rx_ms = ws->last_ping_ms = ws->tokens_ms = time_mono_ms();
 	ws->tokens = (double)gw->conf->ws_burst;
+	gw_ws_live_arm(ws, ws->opened_ms);
 	/* The 101 leaves through the bufferevent; then frames go through
 	 * ws->out and ws->wev, never ahead of it. */
 	ws->handshaking = true;
@@ -739,33 +747,72 @@ gw_ws_close_wait(struct gw_ws *ws, long long now)
 
 /* How long a quiet socket waits for a ping: between half the interval and
  * all of it, by the socket's phase. Sockets opened together (a restart,
- * a benchmark) are then not all pinged in the same tick, which would stall
- * the loop, and every event with it, for a write and a pong read each. */
+ * a benchmark) are then not all pinged at once, which would stall the
+ * loop, and every event with it, for a write and a pong read each. */
 static long long
 gw_ws_ping_after(const struct gw_ws *ws, const struct gw_conf *c)
 {
 	return c->ws_ping_interval_ms - c->ws_ping_interval_ms * ws->ping_phase / 131072;
 }
 
-void
-gw_ws_tick(struct gw *gw)
+/* A socket's liveness, when its timer fires: a socket we closed ends once
+ * its client had the idle timeout to answer; a silent one is closed; a
+ * quiet one gets a ping. */
+static void
+gw_ws_check(struct gw_ws *ws, const struct gw_conf *c, long long now)
 {
-	long long now = time_mono_ms();
-	const struct gw_conf *c = gw->conf;
-
-	for (struct gw_ws *ws = gw->wss, *next; ws != NULL; ws = next) {
-		next = ws->next;
-		if (ws->ending || ws->conn->closing)
-			continue;
-		if (ws->dead) {
-			gw_ws_close_wait(ws, now);
-		} else if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
-			gw_ws_close(ws, 1008, "no frame for too long");
-		} else if (now - ws->last_rx_ms >= gw_ws_ping_after(ws, c) &&
-		    now - ws->last_ping_ms >= gw_ws_ping_after(ws, c)) {
-			ws->last_ping_ms = now;
-			wsf_write_control(ws->out, WSF_OP_PING, NULL, 0);
-			gw_ws_flush(ws);
-		}
+	if (ws->dead) {
+		gw_ws_close_wait(ws, now);
+	} else if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
+		gw_ws_close(ws, 1008, "no frame for too long");
+	} else if (now - ws->last_rx_ms >= gw_ws_ping_after(ws, c) &&
+	    now - ws->last_ping_ms >= gw_ws_ping_after(ws, c)) {
+		ws->last_ping_ms = now;
+		wsf_write_control(ws->out, WSF_OP_PING, NULL, 0);
+		gw_ws_flush(ws);
 	}
+}
+
+/* Milliseconds until gw_ws_check may have something to do. A frame that
+ * arrives meanwhile only makes the timer early: it then waits again. */
+static long long
+gw_ws_next_check_ms(const struct gw_ws *ws, const struct gw_conf *c, long long now)
+{
+	long long at;
+
+	if (ws->dead) {
+		at = ws->close_ms + c->ws_idle_timeout_ms + 1;
+	} else {
+		long long quiet = ws->last_rx_ms > ws->last_ping_ms ? ws->last_rx_ms : ws->last_ping_ms;
+		long long ping = quiet + gw_ws_ping_after(ws, c);
+		long long idle = ws->last_rx_ms + c->ws_idle_timeout_ms + 1;
+
+		at = ping < idle ? ping : idle;
+	}
+	return at > now ? at - now : GW_WS_RECHECK_MS;	/* due, but waiting for ws->out */
+}
+
+static void
+gw_ws_live_arm(struct gw_ws *ws, long long now)
+{
+	long long ms = gw_ws_next_check_ms(ws, ws->conn->gw->conf, now);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(ws->live, &tv);
+}
+
+/* Each socket has its own liveness timer, armed for its next deadline:
+ * no loop over every socket, whatever their number. */
+static void
+gw_ws_live_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_ws *ws = arg;
+	long long now = time_mono_ms();
+
+	(void)fd, (void)what;
+	if (ws->ending || ws->conn->closing)
+		return;
+	gw_ws_check(ws, ws->conn->gw->conf, now);
+	if (!ws->ending && !ws->conn->closing)
+		gw_ws_live_arm(ws, now);
 }
