@@ -294,7 +294,7 @@ struct gw_ws {
 	int nconvs;			/* subscriptions to conversations */
 	long long opened_ms;
 	long long last_rx_ms, last_ping_ms;
-	uint16_t ping_phase;		/* spreads the pings (gw_ws_ping_after) */
+	uint16_t ping_phase;		/* spreads the pings (gw_ws_ping_at) */
 	struct event *live;		/* its next liveness check (gw_ws_check) */
 	long long close_ms;		/* when our close frame was queued */
 	double tokens;			/* frame rate limit: a token bucket */

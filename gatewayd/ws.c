@@ -48,6 +48,13 @@ gw_ws_out_changed(struct evbuffer *out, const struct evbuffer_cb_info *info, voi
 	ws->queued = info->orig_size + info->n_added - info->n_deleted;
 }
 
+/* A failed write that no wait will cure (reset by the peer, say). */
+static bool
+gw_ws_write_failed(void)
+{
+	return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 /* With TLS, frames must be encrypted by the connection's OpenSSL
  * bufferevent: up to this many bytes at a time move from ws->out to its
  * output, so that ws->out still measures how far behind the client is. */
@@ -80,9 +87,8 @@ gw_ws_flush(struct gw_ws *ws)
 	}
 	if (event_pending(ws->wev, EV_WRITE, NULL))
 		return;
-	if (evbuffer_write(ws->out, ws->fd) < 0 &&
-	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		gw_conn_close(ws->conn);	/* reset by the peer, say */
+	if (evbuffer_write(ws->out, ws->fd) < 0 && gw_ws_write_failed()) {
+		gw_conn_close(ws->conn);
 		return;
 	}
 	if (evbuffer_get_length(ws->out) > 0)
@@ -104,8 +110,8 @@ gw_ws_queue(struct gw_ws *ws, struct gw_frame *f)
 
 		if (n == (ssize_t)f->len)
 			return;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			gw_conn_close(ws->conn);	/* reset by the peer, say */
+		if (n < 0 && gw_ws_write_failed()) {
+			gw_conn_close(ws->conn);
 			return;
 		}
 		sent = n > 0 ? (size_t)n : 0;
@@ -733,26 +739,31 @@ gw_ws_going_away(struct gw *gw)
 	}
 }
 
-/* A socket we closed whose client has not answered within the idle
- * timeout, though our close is out, ends without its answer. */
-static void
-gw_ws_close_wait(struct gw_ws *ws, long long now)
+/* A socket's liveness deadlines, in time_mono_ms(). When a socket we
+ * closed, whose close is out, ends without its client's answer. */
+static long long
+gw_ws_close_at(const struct gw_ws *ws, const struct gw_conf *c)
 {
-	if (now - ws->close_ms > ws->conn->gw->conf->ws_idle_timeout_ms &&
-	    evbuffer_get_length(ws->out) == 0) {
-		ws->ending = true;
-		gw_conn_linger_now(ws->conn);
-	}
+	return ws->close_ms + c->ws_idle_timeout_ms + 1;
 }
 
-/* How long a quiet socket waits for a ping: between half the interval and
+/* When a silent socket is closed with 1008. */
+static long long
+gw_ws_idle_at(const struct gw_ws *ws, const struct gw_conf *c)
+{
+	return ws->last_rx_ms + c->ws_idle_timeout_ms + 1;
+}
+
+/* When a quiet socket gets a ping: after between half the interval and
  * all of it, by the socket's phase. Sockets opened together (a restart,
  * a benchmark) are then not all pinged at once, which would stall the
  * loop, and every event with it, for a write and a pong read each. */
 static long long
-gw_ws_ping_after(const struct gw_ws *ws, const struct gw_conf *c)
+gw_ws_ping_at(const struct gw_ws *ws, const struct gw_conf *c)
 {
-	return c->ws_ping_interval_ms - c->ws_ping_interval_ms * ws->ping_phase / 131072;
+	long long quiet = ws->last_rx_ms > ws->last_ping_ms ? ws->last_rx_ms : ws->last_ping_ms;
+
+	return quiet + c->ws_ping_interval_ms - c->ws_ping_interval_ms * ws->ping_phase / 131072;
 }
 
 /* A socket's liveness, when its timer fires: a socket we closed ends once
@@ -762,11 +773,13 @@ static void
 gw_ws_check(struct gw_ws *ws, const struct gw_conf *c, long long now)
 {
 	if (ws->dead) {
-		gw_ws_close_wait(ws, now);
-	} else if (now - ws->last_rx_ms > c->ws_idle_timeout_ms) {
+		if (now >= gw_ws_close_at(ws, c) && ws->queued == 0) {
+			ws->ending = true;
+			gw_conn_linger_now(ws->conn);
+		}
+	} else if (now >= gw_ws_idle_at(ws, c)) {
 		gw_ws_close(ws, 1008, "no frame for too long");
-	} else if (now - ws->last_rx_ms >= gw_ws_ping_after(ws, c) &&
-	    now - ws->last_ping_ms >= gw_ws_ping_after(ws, c)) {
+	} else if (now >= gw_ws_ping_at(ws, c)) {
 		ws->last_ping_ms = now;
 		wsf_write_control(ws->out, WSF_OP_PING, NULL, 0);
 		gw_ws_flush(ws);
@@ -778,17 +791,10 @@ gw_ws_check(struct gw_ws *ws, const struct gw_conf *c, long long now)
 static long long
 gw_ws_next_check_ms(const struct gw_ws *ws, const struct gw_conf *c, long long now)
 {
-	long long at;
+	long long at = ws->dead ? gw_ws_close_at(ws, c) : gw_ws_idle_at(ws, c);
 
-	if (ws->dead) {
-		at = ws->close_ms + c->ws_idle_timeout_ms + 1;
-	} else {
-		long long quiet = ws->last_rx_ms > ws->last_ping_ms ? ws->last_rx_ms : ws->last_ping_ms;
-		long long ping = quiet + gw_ws_ping_after(ws, c);
-		long long idle = ws->last_rx_ms + c->ws_idle_timeout_ms + 1;
-
-		at = ping < idle ? ping : idle;
-	}
+	if (!ws->dead && gw_ws_ping_at(ws, c) < at)
+		at = gw_ws_ping_at(ws, c);
 	return at > now ? at - now : GW_WS_RECHECK_MS;	/* due, but waiting for ws->out */
 }
 
