@@ -428,6 +428,8 @@ struct ipc_client {
 	nng_mtx *pipes_mx;		/* pipes, from nng's threads */
 	int pipes[IPC_CLIENT_PIPES];	/* ids of the live connections */
 	int npipes;
+	int gone[IPC_CLIENT_PIPES];	/* removed before added: a ring */
+	int gone_next;
 	atomic_bool connected;		/* npipes > 0 */
 	uint64_t next_id;
 	struct ipc_call *calls[IPC_CALL_BUCKETS];
@@ -439,11 +441,28 @@ struct ipc_client {
 
 static void ipc_client_flush_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Takes id out of ids[0..n-1]: a list of *count ids, the last moving into
+ * its place, or (count NULL) a ring, where its slot is cleared. False when
+ * it was not there. */
+static bool
+ipc_ids_take(int *ids, int n, int *count, int id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id) {
+			ids[i] = count != NULL ? ids[--*count] : 0;
+			return true;
+		}
+	return false;
+}
+
 /* nng's thread: keeps the ids of the connections to the server. nng also
  * reports the removal of a pipe that closed before it was added (between
- * ADD_PRE and ADD_POST): counting events, that one would be taken off a
- * live connection's count, and the client would think itself
- * disconnected for as long as that connection lasts. */
+ * ADD_PRE and ADD_POST), and runs the removal of a pipe closed during its
+ * addition possibly before the addition's callback. Counting events, the
+ * first would take a live connection off the count, so that the client
+ * thinks itself disconnected for as long as that connection lasts; with
+ * ids alone, the second would leave a dead connection counted. A removal
+ * of an unknown id is therefore remembered, and cancels its addition. */
 static void
 ipc_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -451,14 +470,14 @@ ipc_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	int id = nng_pipe_id(p);
 
 	nng_mtx_lock(c->pipes_mx);
-	if (ev == NNG_PIPE_EV_ADD_POST && c->npipes < IPC_CLIENT_PIPES) {
-		c->pipes[c->npipes++] = id;
-	} else if (ev == NNG_PIPE_EV_REM_POST) {
-		for (int i = 0; i < c->npipes; i++)
-			if (c->pipes[i] == id) {
-				c->pipes[i] = c->pipes[--c->npipes];
-				break;
-			}
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		if (!ipc_ids_take(c->gone, IPC_CLIENT_PIPES, NULL, id) &&
+		    c->npipes < IPC_CLIENT_PIPES)
+			c->pipes[c->npipes++] = id;
+	} else if (ev == NNG_PIPE_EV_REM_POST &&
+	    !ipc_ids_take(c->pipes, c->npipes, &c->npipes, id)) {
+		c->gone[c->gone_next] = id;
+		c->gone_next = (c->gone_next + 1) % IPC_CLIENT_PIPES;
 	}
 	atomic_store(&c->connected, c->npipes > 0);
 	nng_mtx_unlock(c->pipes_mx);
